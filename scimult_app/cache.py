@@ -1,0 +1,96 @@
+"""Embedding cache on disk: one SQLite file per checkpoint fingerprint.
+
+An entry is keyed by expert id, side, max length and text. Writes are transactions (atomic);
+an entry that does not decode is recomputed; a damaged file is moved aside and started anew.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .paths import cache_dir
+
+
+def entry_key(expert_index: int, side: str, max_length: int, text: str) -> str:
+    digest = hashlib.blake2b(f"{expert_index}\x1f{side}\x1f{max_length}\x1f".encode(), digest_size=20)
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors of one model (by content fingerprint), stored as float32 blobs."""
+
+    def __init__(self, fingerprint: str, root: Path | None = None):
+        self.path = (root or cache_dir()) / "embeddings" / f"{fingerprint}.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._connection is not None:
+            return self._connection
+        for attempt in range(2):
+            try:
+                connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                connection.execute("CREATE TABLE IF NOT EXISTS vectors "
+                                   "(key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+                connection.execute("SELECT count(*) FROM vectors").fetchone()
+                self._connection = connection
+                return connection
+            except sqlite3.DatabaseError as error:
+                if attempt == 0:
+                    aside = self.path.with_suffix(f".corrupt-{int(time.time())}")
+                    warnings.warn(f"embedding cache {self.path} is damaged ({error}); moved to "
+                                  f"{aside.name} and started anew")
+                    self.path.rename(aside)
+                else:
+                    warnings.warn(f"embedding cache disabled: {error}")
+        return None
+
+    def get_many(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        """Vectors found for `keys`; entries of the wrong size are treated as missing."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            connection = self._connect()
+            if connection is None:
+                return found
+            unique = list(dict.fromkeys(keys))
+            try:
+                for start in range(0, len(unique), 500):
+                    chunk = unique[start:start + 500]
+                    rows = connection.execute(
+                        f"SELECT key, dim, data FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                        chunk).fetchall()
+                    for key, stored_dim, data in rows:
+                        if stored_dim == dim and isinstance(data, bytes) and len(data) == 4 * dim:
+                            found[key] = np.frombuffer(data, dtype=np.float32)
+            except sqlite3.DatabaseError as error:
+                warnings.warn(f"embedding cache read failed ({error}); recomputing")
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        with self._lock:
+            connection = self._connect()
+            if connection is None:
+                return
+            rows = [(key, int(vector.shape[0]), np.ascontiguousarray(vector, np.float32).tobytes())
+                    for key, vector in items.items()]
+            try:
+                with connection:
+                    connection.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+            except sqlite3.DatabaseError as error:
+                warnings.warn(f"embedding cache write failed ({error}); continuing without it")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

@@ -1,0 +1,112 @@
+"""Texts in, float32 vectors out: length-sorted batches, dynamic padding, an on-disk cache."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .cache import EmbeddingCache, entry_key
+from .experts import check_side
+from .loading import LoadedModel
+from .model import pool
+
+Progress = Callable[[int, int], None]
+
+
+def configure_threads() -> int:
+    """Use every core this process may run on, unless the user set OMP_NUM_THREADS."""
+    if not os.environ.get("OMP_NUM_THREADS"):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, cores or 1))
+    return torch.get_num_threads()
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is available; use auto or cpu")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class EmbeddingResult:
+    vectors: np.ndarray  # (n, d) float32, rows in input order
+    truncated: int  # texts cut at max_length
+    from_cache: int
+
+
+class Embedder:
+    """Encodes texts with one loaded model under a chosen expert and side."""
+
+    def __init__(self, loaded: LoadedModel, device: str = "auto", batch_size: int = 32,
+                 use_cache: bool = True):
+        configure_threads()
+        self.loaded = loaded
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        loaded.model.to(self.device)
+        self.cache = EmbeddingCache(loaded.fingerprint) if use_cache else None
+
+    @property
+    def dimension(self) -> int:
+        return self.loaded.config.hidden_size
+
+    def encode(self, texts: list[str], expert: str = "search", side: str = "candidate",
+               **options) -> np.ndarray:
+        return self.embed(texts, expert, side, **options).vectors
+
+    def embed(self, texts: list[str], expert: str = "search", side: str = "candidate",
+              batch_size: int | None = None, max_length: int | None = None,
+              progress: Progress | None = None) -> EmbeddingResult:
+        check_side(side)
+        expert_index = self.loaded.expert_index(expert)
+        max_length = min(max_length or self.loaded.max_length, self.loaded.config.max_positions)
+        texts = [text if isinstance(text, str) else str(text) for text in texts]
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        keys = [entry_key(expert_index, side, max_length, text) for text in texts]
+        cached = self.cache.get_many(keys, self.dimension) if self.cache else {}
+        todo = [i for i, key in enumerate(keys) if key not in cached]
+        for i, key in enumerate(keys):
+            if key in cached:
+                vectors[i] = cached[key]
+        ids, truncated = self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+        computed = self._run(ids, expert_index, side, batch_size or self.batch_size,
+                             progress, len(texts) - len(todo), len(texts))
+        fresh = {}
+        for row, i in enumerate(todo):
+            vectors[i] = computed[row]
+            fresh[keys[i]] = computed[row]
+        if self.cache:
+            self.cache.put_many(fresh)
+        if progress:
+            progress(len(texts), len(texts))
+        return EmbeddingResult(vectors, sum(truncated), len(texts) - len(todo))
+
+    @torch.inference_mode()
+    def _run(self, ids: list[list[int]], expert_index: int, side: str, batch_size: int,
+             progress: Progress | None, done: int, total: int) -> np.ndarray:
+        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        encoder = self.loaded.model.tower(side)
+        pad = self.loaded.tokenizer.pad_id
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            width = len(ids[batch[0]])
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+                mask[row, :len(ids[i])] = 1
+            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            hidden = encoder(input_ids, mask, expert_index)
+            pooled = pool(hidden, mask, self.loaded.mean_pool)
+            out[batch] = pooled.float().cpu().numpy()
+            if progress:
+                progress(done + start + len(batch), total)
+        return out

@@ -1,0 +1,214 @@
+"""SciMult's encoder in plain PyTorch: post-LayerNorm BERT with optional task-expert sublayers.
+
+Module attribute names mirror the released checkpoint keys, so a `model_dict` loads with no
+renaming table: `question_model.encoder.embeddings.word_embeddings.weight`,
+`ctx_model.encoder.encoder.layer.3.attention.self.moe_query.1.weight`, and so on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    max_positions: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    num_experts: int = 1
+    attention_expert_layers: tuple[int, ...] = field(default_factory=tuple)
+    feedforward_expert_layers: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _linears(count: int, n_in: int, n_out: int) -> nn.ModuleList:
+    return nn.ModuleList(nn.Linear(n_in, n_out) for _ in range(count))
+
+
+class Embeddings(nn.Module):
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embeddings = nn.Embedding(config.max_positions, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        # token_type_ids are all zero in SciMult, so row 0 is added to every token
+        hidden = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
+                  + self.token_type_embeddings.weight[0])
+        return self.LayerNorm(hidden)
+
+
+class SelfAttention(nn.Module):
+    """Query/key/value projections: one set, or one per expert (`moe_query.<e>` ...)."""
+
+    def __init__(self, config: EncoderConfig, experts: int):
+        super().__init__()
+        self.num_heads = config.num_heads
+        size = config.hidden_size
+        if experts > 1:
+            self.moe_query = _linears(experts, size, size)
+            self.moe_key = _linears(experts, size, size)
+            self.moe_value = _linears(experts, size, size)
+        else:
+            self.query = nn.Linear(size, size)
+            self.key = nn.Linear(size, size)
+            self.value = nn.Linear(size, size)
+
+    def projections(self, expert: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+        if hasattr(self, "moe_query"):
+            return self.moe_query[expert], self.moe_key[expert], self.moe_value[expert]
+        return self.query, self.key, self.value
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
+        batch, length, size = hidden.shape
+        heads = [proj(hidden).view(batch, length, self.num_heads, -1).transpose(1, 2)
+                 for proj in self.projections(expert)]
+        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)
+        return context.transpose(1, 2).reshape(batch, length, size)
+
+
+class AttentionOutput(nn.Module):
+    """Output projection (shared or per expert, `moe_dense.<e>`), residual, shared LayerNorm."""
+
+    def __init__(self, config: EncoderConfig, experts: int):
+        super().__init__()
+        size = config.hidden_size
+        if experts > 1:
+            self.moe_dense = _linears(experts, size, size)
+        else:
+            self.dense = nn.Linear(size, size)
+        self.LayerNorm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+
+    def forward(self, context: torch.Tensor, residual: torch.Tensor, expert: int) -> torch.Tensor:
+        dense = self.moe_dense[expert] if hasattr(self, "moe_dense") else self.dense
+        return self.LayerNorm(dense(context) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: EncoderConfig, experts: int):
+        super().__init__()
+        self.self = SelfAttention(config, experts)
+        self.output = AttentionOutput(config, experts)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
+        return self.output(self.self(hidden, mask, expert), hidden, expert)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.dense(hidden))
+
+
+class Output(nn.Module):
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, intermediate: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dense(intermediate) + residual)
+
+
+class FeedForwardExperts(nn.Module):
+    """One feed-forward block per expert (`moe_layer.interm_layers.<e>`, `output_layers.<e>`)."""
+
+    def __init__(self, config: EncoderConfig, experts: int):
+        super().__init__()
+        self.interm_layers = nn.ModuleList(Intermediate(config) for _ in range(experts))
+        self.output_layers = nn.ModuleList(Output(config) for _ in range(experts))
+
+    def forward(self, hidden: torch.Tensor, expert: int) -> torch.Tensor:
+        return self.output_layers[expert](self.interm_layers[expert](hidden), hidden)
+
+
+class Layer(nn.Module):
+    def __init__(self, config: EncoderConfig, index: int):
+        super().__init__()
+        attention_experts = config.num_experts if index in config.attention_expert_layers else 1
+        self.attention = Attention(config, attention_experts)
+        if index in config.feedforward_expert_layers:
+            self.moe_layer = FeedForwardExperts(config, config.num_experts)
+        else:
+            self.intermediate = Intermediate(config)
+            self.output = Output(config)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
+        hidden = self.attention(hidden, mask, expert)
+        if hasattr(self, "moe_layer"):
+            return self.moe_layer(hidden, expert)
+        return self.output(self.intermediate(hidden), hidden)
+
+
+class LayerStack(nn.Module):
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(Layer(config, index) for index in range(config.num_layers))
+
+
+class Transformer(nn.Module):
+    """BERT body: embeddings then the layer stack; returns the last hidden states."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.encoder = LayerStack(config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                expert: int = 0) -> torch.Tensor:
+        if not 0 <= expert < self.config.num_experts:
+            raise ValueError(f"expert index {expert} out of range for "
+                             f"{self.config.num_experts} expert(s)")
+        # boolean mask (batch, 1, 1, length): True where a key may be attended to
+        mask = attention_mask.bool()[:, None, None, :]
+        hidden = self.embeddings(input_ids)
+        for layer in self.encoder.layer:
+            hidden = layer(hidden, mask, expert)
+        return hidden
+
+
+class Tower(nn.Module):
+    """One side of the bi-encoder (`question_model` or `ctx_model`); holds `.encoder`."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.encoder = Transformer(config)
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mean_pool: bool) -> torch.Tensor:
+    """SciMult's representation: [CLS] state, or the masked mean L2-normalised."""
+    if not mean_pool:
+        return hidden[:, 0]
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+    return F.normalize(summed, p=2, dim=-1)
+
+
+class BiEncoder(nn.Module):
+    """Query tower and candidate tower; with a shared encoder both names hold one module."""
+
+    def __init__(self, question_config: EncoderConfig, ctx_config: EncoderConfig | None = None):
+        super().__init__()
+        self.question_model = Tower(question_config)
+        self.ctx_model = self.question_model if ctx_config is None else Tower(ctx_config)
+
+    @property
+    def shared(self) -> bool:
+        return self.ctx_model is self.question_model
+
+    def tower(self, side: str) -> Transformer:
+        return (self.question_model if side == "query" else self.ctx_model).encoder

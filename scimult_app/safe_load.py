@@ -1,0 +1,128 @@
+"""Read a `.ckpt` / `.bin` pickle without ever running code from it.
+
+`torch.load(weights_only=True)` only rebuilds tensors and plain containers. Released
+SciMult checkpoints also hold an OmegaConf `DictConfig` (Hydra training code); its classes
+are replaced by inert stand-ins that merely record their state, which `to_plain` turns into
+plain dicts. Any other global is refused: there is no fallback to full unpickling.
+"""
+from __future__ import annotations
+
+import collections
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError, UnsafeCheckpointError
+
+
+class _Recorded:
+    """Stand-in for an OmegaConf class: keeps the pickled state, runs nothing."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _DictConfig(_Recorded):
+    pass
+
+
+class _ListConfig(_Recorded):
+    pass
+
+
+class _ValueNode(_Recorded):
+    pass
+
+
+class _Metadata(_Recorded):
+    pass
+
+
+class _TypingAny:
+    pass
+
+
+_NODE_NAMES = ("AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode",
+               "BytesNode", "PathNode", "EnumNode", "ValueNode")
+
+STAND_INS = [
+    (_DictConfig, "omegaconf.dictconfig.DictConfig"),
+    (_ListConfig, "omegaconf.listconfig.ListConfig"),
+    (_Metadata, "omegaconf.base.Metadata"),
+    (_Metadata, "omegaconf.base.ContainerMetadata"),
+    (_TypingAny, "typing.Any"),
+    *[(_ValueNode, f"omegaconf.nodes.{name}") for name in _NODE_NAMES],
+]
+# Harmless globals a Hydra config's metadata names as types (never called with data).
+SAFE_GLOBALS = [dict, list, str, int, float, bool, collections.defaultdict,
+                collections.OrderedDict]
+
+
+def to_plain(value: Any) -> Any:
+    """Turn recorded OmegaConf containers into plain dicts / lists, recursively."""
+    if isinstance(value, _DictConfig):
+        content = (value.state or {}).get("_content") or {}
+        return {key: to_plain(item) for key, item in content.items()}
+    if isinstance(value, _ListConfig):
+        content = (value.state or {}).get("_content") or []
+        return [to_plain(item) for item in content]
+    if isinstance(value, _ValueNode):
+        return to_plain((getattr(value, "state", None) or {}).get("_val"))
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_plain(item) for item in value)
+    return value
+
+
+def _global_named_in(message: str) -> str | None:
+    match = re.search(r"GLOBAL ([\w.]+)", message) or re.search(r"global ([\w.]+)", message)
+    return match.group(1) if match else None
+
+
+def load_pickle(path: str | Path) -> Any:
+    """Load a torch-saved pickle onto the CPU, weights only. Raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file. Check the path, or give a built-in "
+                              "model name such as 'minilm'.")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes). The download or upload did not "
+                              "finish: fetch the checkpoint again.")
+    use_mmap = zipfile.is_zipfile(path)
+    try:
+        with torch.serialization.safe_globals(STAND_INS + SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+    except pickle.UnpicklingError as error:
+        message = str(error)
+        if "Weights only load failed" in message or "Unsupported" in message:
+            name = _global_named_in(message) or "an unknown global"
+            raise UnsafeCheckpointError(
+                f"{path} was refused: loading it would call `{name}`, which a SciMult "
+                "checkpoint never contains, so the file could run code on this machine. "
+                "Only weights-only checkpoints are read. If you made this file yourself, "
+                "re-save it with torch.save({'model_dict': ..., 'encoder_params': {...}}) "
+                "using plain dicts and tensors.") from None
+        raise _not_a_checkpoint(path, size, message) from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError,
+            IndexError, TypeError, AttributeError) as error:
+        raise _not_a_checkpoint(path, size, str(error)) from None
+
+
+def _not_a_checkpoint(path: Path, size: int, detail: str) -> CheckpointError:
+    detail = re.split(r"(?<=[.:]) ", detail.strip() or "unreadable")[0].rstrip(".:")[:160]
+    if any(word in detail for word in ("central directory", "truncated", "EOF", "Ran out")):
+        return CheckpointError(
+            f"{path} is truncated or damaged ({size:,} bytes; {detail}). The download or "
+            "upload was probably cut short: fetch the checkpoint again.")
+    return CheckpointError(
+        f"{path} is not a PyTorch checkpoint ({detail}). Give a SciMult `.ckpt` file (for "
+        "example scimult_moe.ckpt), a Hugging Face BERT folder, or a built-in model name.")
