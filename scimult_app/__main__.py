@@ -1,0 +1,6 @@
+"""Entry point: python -m scimult_app."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

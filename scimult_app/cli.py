@@ -1,0 +1,187 @@
+"""`python -m scimult_app`: info, embed and rank over the same library as the app.
+
+Exit status: 0 on success, 2 for bad arguments or input, 1 for anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from . import builtin
+from .errors import ScimultError
+from .experts import EXPERT_NAMES
+
+BAD_INPUT, FAILURE = 2, 1
+
+
+class UsageError(ScimultError):
+    pass
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None, metavar="P",
+                        help=f"a SciMult .ckpt, a Hugging Face BERT folder, or a built-in name "
+                             f"({', '.join(builtin.NAMES)}); default {builtin.DEFAULT}")
+    parser.add_argument("--tokenizer", default=None, metavar="T",
+                        help="the backbone folder with vocab.txt (or the vocab.txt file)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=32, metavar="N")
+    parser.add_argument("--max-length", type=int, default=None, metavar="N",
+                        help="truncate inputs at N tokens (default: the model's, 512 for SciMult)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scimult_app",
+                                     description="SciMult embeddings, rankings and model facts.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    info = commands.add_parser("info", help="what was detected in a checkpoint")
+    _add_model_options(info)
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    embed = commands.add_parser("embed", help="embed documents into an .npy file")
+    _add_model_options(embed)
+    embed.add_argument("--expert", choices=EXPERT_NAMES, required=True)
+    embed.add_argument("--side", choices=("query", "candidate"), required=True)
+    embed.add_argument("--input", required=True, metavar="FILE",
+                       help="JSONL (text, or title and abstract), CSV, or plain text")
+    embed.add_argument("--output", required=True, metavar="OUT.npy")
+    _add_run_options(embed)
+
+    rank = commands.add_parser("rank", help="rank a corpus for each query")
+    _add_model_options(rank)
+    rank.add_argument("--expert", choices=EXPERT_NAMES, required=True)
+    rank.add_argument("--queries", required=True, metavar="Q")
+    rank.add_argument("--corpus", required=True, metavar="C")
+    rank.add_argument("--top-k", type=int, default=10, metavar="K")
+    rank.add_argument("--output", required=True, metavar="RUN.jsonl")
+    _add_run_options(rank)
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from .loading import load_model
+    loaded = load_model(args.checkpoint, args.tokenizer)
+    if not loaded.is_moe and getattr(args, "expert", None):
+        say(f"note: {loaded.name} is a single-expert model; --expert {args.expert} selects its "
+            "one encoder (every expert name gives the same vectors)")
+    return loaded
+
+
+def _embedder(loaded, args: argparse.Namespace):
+    from .embedder import Embedder
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.max_length is not None and args.max_length < 2:
+        raise UsageError("--max-length must be at least 2")
+    try:
+        return Embedder(loaded, device=args.device, batch_size=args.batch_size,
+                        use_cache=not args.no_cache)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _progress(label: str):
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+    return report
+
+
+def _check_output(path: str, suffix: str) -> Path:
+    output = Path(path)
+    if not output.parent.exists():
+        raise UsageError(f"{output}: the folder {output.parent} does not exist.")
+    if output.suffix.lower() != suffix:
+        raise UsageError(f"{output}: the output file must end in {suffix}.")
+    return output
+
+
+def run_info(args: argparse.Namespace) -> None:
+    summary = _load(args).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    for key, value in summary.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        print(f"{key:18} {value}")
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    from .documents import read_documents
+    output = _check_output(args.output, ".npy")
+    documents = read_documents(args.input)
+    loaded = _load(args)
+    result = _embedder(loaded, args).embed([d.model_input() for d in documents], args.expert,
+                                           args.side, max_length=args.max_length,
+                                           progress=_progress("embedding"))
+    np.save(output, result.vectors)
+    say(f"wrote {output}: {result.vectors.shape[0]} x {result.vectors.shape[1]} float32 "
+        f"({result.from_cache} from cache, {result.truncated} truncated at "
+        f"{args.max_length or loaded.max_length} tokens)")
+
+
+def run_rank(args: argparse.Namespace) -> None:
+    from .documents import read_documents
+    from .ranking import rank_rows, scores
+    if args.top_k < 1:
+        raise UsageError("--top-k must be at least 1")
+    output = _check_output(args.output, ".jsonl")
+    queries, corpus = read_documents(args.queries), read_documents(args.corpus)
+    loaded = _load(args)
+    embedder = _embedder(loaded, args)
+    query_vectors = embedder.encode([d.model_input() for d in queries], args.expert, "query",
+                                    max_length=args.max_length)
+    corpus_vectors = embedder.encode([d.model_input() for d in corpus], args.expert, "candidate",
+                                     max_length=args.max_length, progress=_progress("corpus"))
+    rows = rank_rows(scores(query_vectors, corpus_vectors, loaded.score_function),
+                     [d.id for d in queries], [d.id for d in corpus], args.top_k)
+    with open(output, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    say(f"wrote {output}: {len(rows)} hits for {len(queries)} queries over {len(corpus)} "
+        f"documents ({loaded.score_function} score, expert {args.expert})")
+
+
+COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return BAD_INPUT if exit_.code else 0
+    try:
+        COMMANDS[args.command](args)
+        return 0
+    except ScimultError as error:
+        say(f"error: {error}")
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        say("interrupted")
+        return FAILURE
+    except Exception as error:  # an unexpected failure: short message, traceback on request
+        say(f"error: {type(error).__name__}: {error}")
+        if os.environ.get("SCIMULT_DEBUG"):
+            traceback.print_exc()
+        else:
+            say("(set SCIMULT_DEBUG=1 to see the traceback)")
+        return FAILURE

@@ -1,0 +1,34 @@
+"""Shared test setup: a private cache folder, offline Hugging Face, the shared fixture."""
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SCIMULT_APP_CACHE", tempfile.mkdtemp(prefix="scimult-test-cache-"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+FIXTURE = ROOT.parent / "shared" / "fixtures" / "scimult_moe_attn_tiny"
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    if not FIXTURE.is_dir():
+        pytest.fail(f"the shared fixture is missing: {FIXTURE} (../shared beside the repo)")
+    return FIXTURE
+
+
+@pytest.fixture(scope="session")
+def fixture_model(fixture_dir):
+    from scimult_app.loading import load_model
+    return load_model(fixture_dir / "model.ckpt", fixture_dir / "tokenizer")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from scimult_app.loading import load_model
+    return load_model("minilm")
