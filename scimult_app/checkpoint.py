@@ -5,6 +5,7 @@ and a Hugging Face BERT folder, which becomes a single-expert model with a share
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import torch
 
 from .errors import CheckpointError
 from .model import BiEncoder, EncoderConfig
+from .paths import atomic_write_bytes
 from .safe_load import load_pickle, to_plain
 
 QUERY_PREFIX = "question_model.encoder."
@@ -215,3 +217,11 @@ def build_model(contents: CheckpointContents, num_heads: int | None) -> tuple[Bi
     if not shared:
         _load_tower(model.ctx_model, candidate, where)
     return model.eval(), shared
+
+
+def save_checkpoint(path: Path, model_dict: dict[str, torch.Tensor], encoder_params: dict) -> None:
+    """torch.save of the released layout: model_dict, optimizer/scheduler, offset, epoch, params."""
+    buffer = io.BytesIO()
+    torch.save({"model_dict": model_dict, "optimizer_dict": {}, "scheduler_dict": {},
+                "offset": 0, "epoch": 0, "encoder_params": encoder_params}, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())

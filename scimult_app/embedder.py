@@ -34,6 +34,18 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def pad_batch(ids: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad id lists to the longest in the batch (dynamic padding); ids and attention mask."""
+    width = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, tokens in enumerate(ids):
+        input_ids[row, :len(tokens)] = torch.tensor(tokens)
+        mask[row, :len(tokens)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
 @dataclass
 class EmbeddingResult:
     vectors: np.ndarray  # (n, d) float32, rows in input order
@@ -97,13 +109,7 @@ class Embedder:
         pad = self.loaded.tokenizer.pad_id
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            width = len(ids[batch[0]])
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-                mask[row, :len(ids[i])] = 1
-            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            input_ids, mask = pad_batch([ids[i] for i in batch], pad, self.device)
             hidden = encoder(input_ids, mask, expert_index)
             pooled = pool(hidden, mask, self.loaded.mean_pool)
             out[batch] = pooled.float().cpu().numpy()
