@@ -70,6 +70,32 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--top-k", type=int, default=10, metavar="K")
     rank.add_argument("--output", required=True, metavar="RUN.jsonl")
     _add_run_options(rank)
+
+    train = commands.add_parser("train", help="fine-tune task experts with SciMult's "
+                                "multi-task contrastive recipe")
+    train.add_argument("--corpus", required=True, metavar="C",
+                       help="JSONL papers with id, title, abstract, and 'labels' and/or 'cites'")
+    train.add_argument("--labels", action="append", default=[], metavar="L",
+                       help="label set (CSV or JSONL with label, name, definition); repeatable")
+    train.add_argument("--queries", default=None, metavar="Q",
+                       help="JSONL queries with id, text and relevant (paper ids)")
+    train.add_argument("--base", default="minilm", metavar="P",
+                       help="base model: a .ckpt, a BERT folder or a built-in name (default minilm)")
+    train.add_argument("--tokenizer", default=None, metavar="T")
+    train.add_argument("--tasks", default="search,link,classification",
+                       help="comma-separated tasks to train (default all three)")
+    train.add_argument("--experts", type=int, default=3, metavar="N",
+                       help="experts when the base is dense (1 keeps it dense)")
+    train.add_argument("--layout", default="mod2:attn",
+                       help="MoE layout for a dense base: modK:attn|fwd|attn_fwd, ge6mod3:..., le7mod3:...")
+    train.add_argument("--steps", type=int, default=240)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--learning-rate", type=float, default=3e-4)
+    train.add_argument("--max-length", type=int, default=128)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train-shared", action="store_true",
+                       help="also update the shared (non-expert) weights")
+    train.add_argument("--output", required=True, metavar="OUT.ckpt")
     return parser
 
 
@@ -160,7 +186,56 @@ def run_rank(args: argparse.Namespace) -> None:
         f"documents ({loaded.score_function} score, expert {args.expert})")
 
 
-COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank}
+def _read_queries(path: str) -> list[dict]:
+    from .documents import read_documents
+    return [{"id": d.id, "text": d.model_input(), "relevant": d.extra.get("relevant") or []}
+            for d in read_documents(path)]
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from .documents import read_documents
+    from .export import save_model
+    from .finetune import fine_tune, training_pairs
+    from .labels import read_label_set
+    from .loading import load_model
+    from .training import TrainConfig
+    output = _check_output(args.output, ".ckpt")
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in EXPERT_NAMES]
+    if unknown or not tasks:
+        raise UsageError(f"--tasks: unknown task {unknown[0] if unknown else '(none)'}; "
+                         f"choose from {', '.join(EXPERT_NAMES)}")
+    if min(args.steps, args.batch_size, args.experts) < 1:
+        raise UsageError("--steps, --batch-size and --experts must be at least 1")
+    papers = read_documents(args.corpus)
+    labels = [label for path in args.labels
+              for label in read_label_set(path, _read_bytes(path))]
+    queries = _read_queries(args.queries) if args.queries else []
+    pairs = training_pairs(papers, labels, queries, tasks)
+    say("pairs: " + ", ".join(f"{task} {len(p)}" for task, p in pairs.items()))
+    base = load_model(args.base, args.tokenizer)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, max_length=args.max_length,
+                         seed=args.seed, train_shared=args.train_shared)
+
+    def report(step: int, total: int, task: str, loss: float) -> None:
+        if step == 1 or step % 10 == 0 or step == total:
+            say(f"step {step}/{total} {task} loss {loss:.3f}")
+    model, result = fine_tune(base, pairs, config, args.experts, args.layout, report)
+    save_model(model, output)
+    say(f"wrote {output}: {model.num_experts} expert(s), {args.steps} steps in "
+        f"{result.seconds:.0f} s, peak memory {result.peak_memory_mb:.0f} MB. Load it with "
+        f"--checkpoint {output} --tokenizer {model.tokenizer.vocab_file.parent}")
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read ({error.strerror}).") from None
+
+
+COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank, "train": run_train}
 
 
 def main(argv: list[str] | None = None) -> int:

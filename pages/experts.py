@@ -1,0 +1,83 @@
+"""Experts: one corpus under each task expert, side by side, and how much they agree."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
+                           paper_label)
+from scimult_app.compare import agreement, align, overlap_at_k
+from scimult_app.experts import EXPERTS
+from scimult_app.projection import cached_project
+from scimult_app.ranking import scores, top_k
+
+st.title("🎓 Experts")
+embedder = current_embedder()
+corpus_name, docs = current_corpus()
+if embedder is None or len(docs) < 2:
+    st.stop()
+loaded = embedder.loaded
+
+for expert in EXPERTS:
+    st.markdown(f"**{expert.title}** (`{expert.name}`): {expert.trained_for}")
+if not loaded.is_moe:
+    st.warning(
+        f"{loaded.name} has a single expert, so the three columns below are identical and every "
+        "overlap is 1.0. With a MoE checkpoint (scimult_moe.ckpt, or the built-in `demo`) each "
+        "task routes through its own expert sublayers: the maps move apart, neighbour lists "
+        "change, and the agreement table drops below 1, showing what each task taught.")
+
+names = [expert.name for expert in EXPERTS]
+vectors = {name: (corpus_vectors(embedder, docs, name, side="query"),
+                  corpus_vectors(embedder, docs, name, side="candidate")) for name in names}
+
+st.subheader("Maps, aligned")
+reference = None
+columns = st.columns(len(names))
+labels = [doc.labels[0] if doc.labels else "(none)" for doc in docs]
+for column, name in zip(columns, names):
+    coords, note = cached_project(vectors[name][1], key=f"{loaded.fingerprint}:{name}", metric="cosine")
+    coords = coords if reference is None else align(reference, coords)
+    reference = coords if reference is None else reference
+    frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "label": labels,
+                          "title": [paper_label(d) for d in docs]})
+    figure = go.Figure()
+    for value, group in frame.groupby("label"):
+        figure.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=value,
+                                      hovertext=group["title"], hoverinfo="text",
+                                      marker={"size": 6}, showlegend=name == names[-1]))
+    figure.update_layout(height=380, margin={"l": 0, "r": 0, "t": 30, "b": 0},
+                         title=name, xaxis={"visible": False}, yaxis={"visible": False})
+    column.plotly_chart(figure, use_container_width=True, key=f"experts_map_{name}")
+st.caption("Each map is rotated, reflected and scaled onto the search expert's map "
+           "(Procrustes), so positions can be compared.")
+
+st.subheader("One paper or query, three experts")
+mode = st.radio("Compare on", ["A paper of the corpus", "A query"], horizontal=True)
+k = st.slider("Top k", 1, min(20, len(docs) - 1), min(10, len(docs) - 1))
+score_function = loaded.score_function
+rankings = {}
+if mode == "A paper of the corpus":
+    chosen = st.selectbox("Paper", range(len(docs)), format_func=lambda i: paper_label(docs[i]))
+    for name in names:
+        query_vectors, candidate_vectors = vectors[name]
+        indices, _ = top_k(scores(query_vectors[chosen:chosen + 1], candidate_vectors, score_function),
+                           k, exclude=[chosen])
+        rankings[name] = [docs[i].id for i in indices[0]]
+else:
+    text = st.text_input("Query", value="heart failure after chemotherapy")
+    for name in names:
+        query_vector = embed_texts(embedder, [text], name, "query", "the query")
+        indices, _ = top_k(scores(query_vector, vectors[name][1], score_function), k)
+        rankings[name] = [docs[i].id for i in indices[0]]
+titles = {doc.id: doc.title or doc.id for doc in docs}
+st.dataframe(pd.DataFrame({name: [titles[i] for i in ranked] for name, ranked in rankings.items()},
+                          index=range(1, k + 1)), use_container_width=True)
+pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+st.write(" · ".join(f"{a} vs {b}: overlap@{k} = {overlap_at_k(rankings[a], rankings[b], k):.2f}"
+                    for a, b in pairs))
+
+st.subheader("Corpus-wide agreement")
+table = agreement(vectors, k=10, score_function=score_function)
+st.dataframe(table.style.format("{:.2f}"), use_container_width=True)
+st.caption("Mean overlap of the 10 nearest neighbours of every paper, for each pair of experts "
+           "(1.0: identical neighbour lists).")

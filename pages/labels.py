@@ -1,0 +1,78 @@
+"""Labels: top-k labels per paper with the classification expert, SciMult's way."""
+import pandas as pd
+import streamlit as st
+
+from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
+                           single_expert_note)
+from scimult_app import demo
+from scimult_app.errors import ScimultError
+from scimult_app.labels import distribution, evaluate, label_texts, predict, read_label_set
+
+EXPERT = "classification"
+
+st.title("🏷️ Labels")
+st.write("Classification as retrieval: each paper on the query side, each label as "
+         "`name [SEP] definition` on the candidate side, both through the **classification "
+         "expert**; a paper's labels are its top-k scoring label texts.")
+embedder = current_embedder()
+corpus_name, docs = current_corpus()
+if embedder is None:
+    st.stop()
+single_expert_note(embedder)
+
+shipped = demo.label_sets()
+choice = st.radio("Label set", [*shipped, "Upload a label set"], horizontal=True)
+labels = []
+try:
+    if choice in shipped:
+        labels = read_label_set(shipped[choice].name, shipped[choice].read_bytes())
+    else:
+        upload = st.file_uploader("CSV or JSONL with 'name' and 'definition' (and optionally "
+                                  "'label')", type=["csv", "jsonl"])
+        if upload is not None:
+            labels = read_label_set(upload.name, upload.getvalue())
+except ScimultError as error:
+    st.error(str(error))
+if not labels:
+    st.info("Choose or upload a label set.")
+    st.stop()
+
+k = st.slider("Top k labels per paper", 1, min(10, len(labels)), min(3, len(labels)))
+label_vectors = embed_texts(embedder, label_texts(labels), EXPERT, "candidate", f"{len(labels)} labels")
+paper_vectors = corpus_vectors(embedder, docs, EXPERT, side="query")
+indices, values = predict(paper_vectors, label_vectors, k, embedder.loaded.score_function)
+predicted = [[labels[i].label for i in row] for row in indices]
+
+gold = [doc.labels for doc in docs]
+result = evaluate(predicted, gold, k)
+known = {label.label for label in labels}
+if result["papers_evaluated"]:
+    left, middle, right = st.columns(3)
+    left.metric(f"Recall@{k}", f"{result['recall_at_k']:.2f}")
+    middle.metric("Accuracy (top-1 in gold)", f"{result['accuracy']:.2f}")
+    right.metric("Papers with gold labels in this set", result["papers_evaluated"])
+else:
+    st.caption("No paper of this corpus carries gold labels from this label set, so there is "
+               "nothing to score against.")
+
+st.subheader("Label distribution (top-1)")
+counts = distribution([row[0] for row in predicted])
+names = {label.label: label.name for label in labels}
+counts["name"] = counts["label"].map(names)
+st.bar_chart(counts.set_index("name")["count"], horizontal=True)
+
+st.subheader("Per paper")
+table = pd.DataFrame({
+    "id": [doc.id for doc in docs],
+    "title": [doc.title for doc in docs],
+    "predicted": ["; ".join(f"{names[l]} ({s:.2f})" for l, s in zip(row, score_row))
+                  for row, score_row in zip(predicted, values)],
+    "gold": ["; ".join(l for l in doc.labels if l in known) for doc in docs],
+    "hit": [bool(set(row) & set(doc.labels)) for row, doc in zip(predicted, docs)],
+})
+st.dataframe(table, use_container_width=True, hide_index=True)
+st.download_button("Download CSV", table.to_csv(index=False).encode(), "label_predictions.csv",
+                   "text/csv")
+with st.expander("The label set"):
+    st.dataframe(pd.DataFrame([vars(label) for label in labels]), hide_index=True,
+                 use_container_width=True)

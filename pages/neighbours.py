@@ -1,0 +1,69 @@
+"""Neighbours: one paper's closest papers under the chosen expert, and a small graph."""
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import (corpus_vectors, current_corpus, current_embedder, expert_picker,
+                           paper_label, result_card, single_expert_note)
+from scimult_app.neighbours import graph_layout, neighbour_graph, neighbours
+
+FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
+
+st.title("🕸️ Neighbours")
+embedder = current_embedder()
+corpus_name, docs = current_corpus()
+if embedder is None or not docs:
+    st.stop()
+
+ids = [doc.id for doc in docs]
+focus = st.session_state.get(FOCUS_KEY)
+start = ids.index(focus) if focus in ids else 0
+chosen = st.selectbox("Paper (type to search)", range(len(docs)), index=start,
+                      format_func=lambda i: paper_label(docs[i]))
+st.session_state[FOCUS_KEY] = ids[chosen]
+left, right = st.columns(2)
+with left:
+    expert = expert_picker("link", key="neighbour_expert")
+with right:
+    k = st.slider("Neighbours", 1, min(30, max(1, len(docs) - 1)), min(10, max(1, len(docs) - 1)))
+single_expert_note(embedder)
+if len(docs) < 2:
+    st.info("A corpus of one paper has no neighbours.")
+    st.stop()
+
+query_vectors = corpus_vectors(embedder, docs, expert, side="query")
+candidate_vectors = corpus_vectors(embedder, docs, expert, side="candidate")
+score_function = embedder.loaded.score_function
+indices, values = neighbours(chosen, query_vectors, candidate_vectors, k, score_function)
+
+paper = docs[chosen]
+with st.container(border=True):
+    st.markdown(f"**{paper.title or paper.id}**")
+    st.caption(" · ".join(str(part) for part in (paper.year, ", ".join(paper.labels)) if part))
+    st.write(paper.abstract or paper.text)
+
+graph_tab, list_tab = st.tabs(["Graph", "List"])
+with list_tab:
+    for rank, (i, score) in enumerate(zip(indices, values), 1):
+        result_card(rank, docs[i], float(score))
+with graph_tab:
+    depth = st.radio("Graph depth", [1, 2], horizontal=True,
+                     help="2 also links each neighbour to its own closest papers among these.")
+    nodes, edges = neighbour_graph(chosen, query_vectors, candidate_vectors, min(k, 12),
+                                   score_function, depth=depth)
+    positions = graph_layout(nodes, edges)
+    figure = go.Figure()
+    for source, target, weight in edges:
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        figure.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", hoverinfo="skip",
+                                    line={"width": 1, "color": "#bbbbbb"}, showlegend=False))
+    figure.add_trace(go.Scatter(
+        x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes],
+        mode="markers+text", text=[docs[n].id for n in nodes], textposition="top center",
+        hovertext=[paper_label(docs[n]) for n in nodes], hoverinfo="text", showlegend=False,
+        marker={"size": [22 if n == chosen else 12 for n in nodes],
+                "color": ["#d62728" if n == chosen else "#1f77b4" for n in nodes]}))
+    figure.update_layout(height=480, margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                         xaxis={"visible": False}, yaxis={"visible": False})
+    st.plotly_chart(figure, use_container_width=True)
+    st.caption(f"The paper (red), its {min(k, 12)} nearest neighbours under the {expert} expert"
+               + (", and their links among themselves." if depth == 2 else "."))

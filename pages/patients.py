@@ -1,0 +1,110 @@
+"""Patients: patient-to-article (PAR) and patient-to-patient (PPR) matching with the link expert."""
+import pandas as pd
+import streamlit as st
+
+from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
+                           result_card, single_expert_note)
+from scimult_app import demo, ingest
+from scimult_app.errors import ScimultError
+from scimult_app.metrics import recall_at_k, reciprocal_rank
+from scimult_app.ranking import scores, top_k
+
+EXPERT = "link"  # SciMult evaluates PMC-Patients PAR and PPR with the link-prediction expert
+
+st.title("🩺 Patients")
+st.write(
+    "A patient summary on the query side, articles (PAR) or other patients (PPR) on the "
+    "candidate side, through the **link-prediction expert**, as SciMult evaluates PMC-Patients. "
+    "The released `scimult_moe_pmcpatients_par.ckpt` is trained for patient-to-article and "
+    "`scimult_moe_pmcpatients_ppr.ckpt` for patient-to-patient retrieval; `scimult_moe.ckpt` "
+    "does both zero-shot.")
+with st.expander("Published PMC-Patients figures (leaderboard, percentages)"):
+    st.markdown(
+        "| dataset | task | system | MRR | P@10 | nDCG@10 | R@1k |\n|---|---|---|---|---|---|---|\n"
+        "| old (June 2023, the paper's) | PAR | SciMult | 64.44 | 22.12 | 28.62 | 69.09 |\n"
+        "| old | PAR | BM25 | 48.22 | 9.97 | 15.28 | 30.64 |\n"
+        "| old | PPR | SciMult | 25.35 | 6.65 | 22.39 | 83.78 |\n"
+        "| old | PPR | BM25 | 22.86 | 4.67 | 18.29 | 69.66 |\n"
+        "| new (December 2023) | PAR | SciMult, 1st | 29.89 | 9.35 | 13.79 | 53.71 |\n"
+        "| new | PPR | SciMult, 2nd | 25.34 | 6.66 | 22.40 | 83.87 |\n\n"
+        "Source: the PMC-Patients leaderboard (pmc-patients.github.io); the two dataset versions "
+        "differ a lot. Scale there: PAR 5,959 patients against 1,413,087 articles; PPR 2,812 "
+        "against 155,151 patients. The demo below is tiny and says nothing about those numbers.")
+
+embedder = current_embedder()
+corpus_name, articles = current_corpus()
+if embedder is None:
+    st.stop()
+single_expert_note(embedder)
+
+source = st.radio("Patients", ["Demo patients", "Paste summaries", "Upload a file"], horizontal=True)
+patients: list[dict] = []
+if source == "Demo patients":
+    patients = demo.patients()
+elif source == "Paste summaries":
+    pasted = st.text_area("Patient summaries, separated by a blank line", height=180)
+    patients = [{"id": f"patient-{i}", "text": block.strip()}
+                for i, block in enumerate(pasted.split("\n\n"), 1) if block.strip()]
+else:
+    upload = st.file_uploader("CSV or JSONL with a 'text' column", type=["csv", "jsonl", "txt"])
+    if upload is not None:
+        try:
+            table = ingest.parse_upload(upload.name, upload.getvalue())
+            docs = ingest.to_documents(table, ingest.guess_mapping(table), id_prefix="patient")
+            patients = [{"id": d.id, "text": d.model_input()} for d in docs]
+        except ScimultError as error:
+            st.error(str(error))
+if not patients:
+    st.info("Add at least one patient summary.")
+    st.stop()
+
+k = st.slider("Top k", 1, 20, 10)
+patient_texts = [p["text"] for p in patients]
+patient_queries = embed_texts(embedder, patient_texts, EXPERT, "query", f"{len(patients)} patients")
+article_vectors = corpus_vectors(embedder, articles, EXPERT)
+patient_candidates = embed_texts(embedder, patient_texts, EXPERT, "candidate",
+                                 f"{len(patients)} patients (candidate side)")
+score_function = embedder.loaded.score_function
+par_index, par_scores = top_k(scores(patient_queries, article_vectors, score_function), k)
+ppr_index, ppr_scores = top_k(scores(patient_queries, patient_candidates, score_function), k,
+                              exclude=list(range(len(patients))))
+article_ids = [doc.id for doc in articles]
+patient_ids = [p["id"] for p in patients]
+
+has_gold = any(p.get("relevant_articles") for p in patients)
+if has_gold:
+    rows = []
+    for row, patient in enumerate(patients):
+        par_ranked = [article_ids[i] for i in par_index[row]]
+        ppr_ranked = [patient_ids[i] for i in ppr_index[row]]
+        rows.append({"PAR recall@10": recall_at_k(par_ranked, patient.get("relevant_articles", []), 10),
+                     "PAR MRR": reciprocal_rank(par_ranked, patient.get("relevant_articles", [])),
+                     "PPR recall@10": recall_at_k(ppr_ranked, patient.get("similar_patients", []), 10),
+                     "PPR MRR": reciprocal_rank(ppr_ranked, patient.get("similar_patients", []))})
+    means = pd.DataFrame(rows).mean()
+    columns = st.columns(4)
+    for column, (name, value) in zip(columns, means.items()):
+        column.metric(name, f"{value:.2f}")
+    st.caption(f"Over {len(patients)} demo patients with gold links, against “{corpus_name}”; "
+               "MRR within the top k shown. ✅ marks a gold hit.")
+
+chosen = st.selectbox("Patient", range(len(patients)),
+                      format_func=lambda i: f"{patient_ids[i]}: {patient_texts[i][:90]}…")
+patient = patients[chosen]
+st.write(patient["text"])
+left, right = st.columns(2)
+with left:
+    st.subheader("Articles (PAR)")
+    gold = set(patient.get("relevant_articles", []))
+    for rank, (i, score) in enumerate(zip(par_index[chosen], par_scores[chosen]), 1):
+        result_card(rank, articles[i], float(score), highlight=articles[i].id in gold if gold else None)
+with right:
+    st.subheader("Similar patients (PPR)")
+    gold = set(patient.get("similar_patients", []))
+    for rank, (i, score) in enumerate(zip(ppr_index[chosen], ppr_scores[chosen]), 1):
+        with st.container(border=True):
+            mark = " ✅" if patient_ids[i] in gold else ""
+            st.markdown(f"**{rank}. {patient_ids[i]}**{mark} · score {float(score):.3f}")
+            st.write(patient_texts[i][:300] + ("…" if len(patient_texts[i]) > 300 else ""))
+if len(patients) < 2:
+    st.caption("Patient-to-patient needs at least two patients.")
