@@ -23,7 +23,7 @@ QUERY_PREFIX = "question_model.encoder."
 CANDIDATE_PREFIX = "ctx_model.encoder."
 HEAD_SIZE_CONVENTION = 64
 _LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
-_EXPERT = re.compile(r"\.(\d+)\.weight$")
+_EXPERT = re.compile(r"(?:moe_query|interm_layers)\.(\d+)\.")
 
 
 @dataclass

@@ -171,9 +171,9 @@ def train(loaded: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConfig
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
-        result.losses.append((step, task, float(loss)))
+        result.losses.append((step, task, loss.item()))
         if progress:
-            progress(step + 1, config.steps, task, float(loss))
+            progress(step + 1, config.steps, task, loss.item())
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
