@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +41,67 @@ def corpus_store() -> CorpusStore:
     return CorpusStore()
 
 
+class DemoBuild:
+    """The built-in `demo` model, trained once in a background thread while the app runs."""
+
+    def __init__(self) -> None:
+        self.step, self.total, self.error = 0, 0, None
+        self.started = time.time()
+        self.thread = threading.Thread(target=self._run, name="demo-build", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            builtin.ensure("demo", self._progress)
+        except Exception as error:  # shown in the sidebar; minilm stays usable
+            self.error = f"{type(error).__name__}: {error}"
+
+    def _progress(self, step: int, total: int, task: str, loss: float) -> None:
+        self.step, self.total = step, total
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+
+@st.cache_resource
+def demo_build() -> DemoBuild | None:
+    """Start building `demo` once per server, unless it is built or building is switched off."""
+    if builtin.is_built("demo") or os.environ.get("SCIMULT_APP_BUILD_DEMO", "1") == "0":
+        return None
+    return DemoBuild()
+
+
+def default_model() -> str:
+    """`demo` once it is built; `minilm` meanwhile."""
+    return "demo" if builtin.is_built("demo") else "minilm"
+
+
 def current_choice() -> tuple[str, str | None]:
-    return st.session_state.get(MODEL_KEY, (builtin.DEFAULT, None))
+    return st.session_state.get(MODEL_KEY, (default_model(), None))
+
+
+def demo_status() -> None:
+    build = demo_build()
+    if build is not None and not builtin.is_built("demo"):
+        with st.sidebar:
+            _demo_progress(build)
+
+
+@st.fragment(run_every=3)
+def _demo_progress(build: DemoBuild) -> None:
+    """Refreshes itself every few seconds; reruns the app when the demo model is ready."""
+    if builtin.is_built("demo"):
+        st.rerun()
+    if build.error:
+        st.warning(f"The demo model could not be built ({build.error}); minilm is in use.")
+    elif build.running:
+        fraction = build.step / build.total if build.total else 0.0
+        elapsed = time.time() - build.started
+        left = f", about {elapsed / fraction * (1 - fraction) / 60:.0f} min left" if fraction > 0.05 else ""
+        st.progress(fraction, text=f"Training the 3-expert demo model: step "
+                                           f"{build.step}/{build.total or '…'}{left}. "
+                                           "minilm is in use meanwhile.")
 
 
 def current_embedder() -> Embedder | None:
@@ -68,14 +130,18 @@ def save_upload(uploaded) -> Path:
 def model_sidebar() -> None:
     """Model picker: a built-in, a checkpoint by path, or an uploaded checkpoint."""
     st.sidebar.subheader("Model")
+    demo_status()
     source, tokenizer = current_choice()
     kinds = ["Built-in", "Checkpoint path", "Upload checkpoint"]
     default_kind = 0 if source in builtin.NAMES else 1
     kind = st.sidebar.radio("Model source", kinds, index=default_kind, horizontal=True,
                             label_visibility="collapsed", key="model_kind")
     if kind == "Built-in":
-        name = st.sidebar.selectbox("Built-in model", builtin.NAMES,
-                                    index=builtin.NAMES.index(source) if source in builtin.NAMES else 0)
+        ready = [n for n in builtin.NAMES if n != "demo" or builtin.is_built("demo")]
+        name = st.sidebar.selectbox("Built-in model", ready,
+                                    index=ready.index(source) if source in ready else 0,
+                                    help="minilm: all-MiniLM-L6-v2, one expert. demo: MiniLM made "
+                                         "a 3-expert MoE and trained on the demo data's tasks.")
         if (name, None) != (source, tokenizer):
             st.session_state[MODEL_KEY] = (name, None)
     else:

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SCIMULT_APP_CACHE", tempfile.mkdtemp(prefix="scimult-test-cache-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("SCIMULT_APP_BUILD_DEMO", "0")  # no background training during tests
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "scimult_moe_attn_tiny"

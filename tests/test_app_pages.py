@@ -1,0 +1,145 @@
+"""Every page under Streamlit's AppTest, on the built-in default model and the demo data.
+
+Each test renders a page, drives its main interaction, and checks what it shows against the
+library computed independently.
+"""
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from scimult_app import demo
+from scimult_app.embedder import Embedder
+from scimult_app.labels import evaluate, label_texts, predict, read_label_set
+from scimult_app.ranking import scores, top_k
+
+TIMEOUT = 240
+
+
+def open_page(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def by_label(widgets, label):
+    for widget in widgets:
+        if widget.label == label:
+            return widget
+    raise AssertionError(f"no widget labelled {label!r}; have {[w.label for w in widgets]}")
+
+
+def metric_value(at, label) -> float:
+    return float(by_label(at.metric, label).value)
+
+
+@pytest.fixture(scope="module")
+def papers():
+    return demo.papers()
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm):
+    return Embedder(minilm)
+
+
+def test_home_shows_model_and_corpus(papers):
+    at = open_page()
+    assert at.title[0].value == "SciMult Explorer"
+    assert by_label(at.metric, "Model").value == "minilm"
+    assert metric_value(at, "Papers in “Demo papers”") == len(papers)
+    sidebar = " ".join(element.value for element in at.sidebar.caption)
+    assert "single expert" in sidebar and "cosine" in sidebar
+
+
+def test_search_ranks_a_paper_first_for_its_own_title(papers):
+    at = open_page("search")
+    assert any("Type a query" in info.value for info in at.info)
+    target = papers[7]
+    by_label(at.text_input, "Query").input(target.title).run()
+    assert not at.exception
+    cards = [m.value for m in at.markdown if m.value.startswith("**1. ")]
+    assert cards == [f"**1. {target.title}**"]
+    assert at.get("download_button")
+
+
+def test_search_filters_by_year(papers):
+    at = open_page("search")
+    years = sorted({p.year for p in papers})
+    middle = years[len(years) // 2]
+    by_label(at.slider, "Years").set_value((middle, years[-1]))
+    by_label(at.text_input, "Query").input("clinical outcomes").run()
+    shown = [m.value for m in at.markdown if m.value[:3] == "**1"]
+    kept = [p for p in papers if middle <= p.year]
+    assert shown and any(shown[0] == f"**1. {p.title}**" for p in kept)
+
+
+def test_neighbours_lists_k_papers_without_itself(papers, embedder):
+    at = open_page("neighbours", neighbour_paper=papers[0].id)
+    titles = [m.value for m in at.markdown if m.value[:2] == "**" and ". " in m.value[:6]]
+    assert len(titles) == 10
+    assert all(papers[0].title not in title for title in titles)
+    vectors_q = embedder.encode([p.model_input() for p in papers[:1]], "link", "query")
+    vectors_c = embedder.encode([p.model_input() for p in papers], "link", "candidate")
+    indices, _ = top_k(scores(vectors_q, vectors_c, "cosine"), 1, exclude=[0])
+    assert titles[0] == f"**1. {papers[indices[0][0]].title}**"
+
+
+def test_labels_metrics_match_the_library(papers, embedder):
+    at = open_page("labels")
+    path = demo.label_sets()["Fields of study"]
+    labels = read_label_set(path.name, path.read_bytes())
+    label_vectors = embedder.encode(label_texts(labels), "classification", "candidate")
+    paper_vectors = embedder.encode([p.model_input() for p in papers], "classification", "query")
+    indices, _ = predict(paper_vectors, label_vectors, 3, "cosine")
+    expected = evaluate([[labels[i].label for i in row] for row in indices],
+                        [p.labels for p in papers], 3)
+    assert metric_value(at, "Recall@3") == pytest.approx(expected["recall_at_k"], abs=0.006)
+    assert metric_value(at, "Accuracy (top-1 in gold)") == pytest.approx(expected["accuracy"], abs=0.006)
+    assert expected["accuracy"] > 0.5  # MiniLM puts most demo papers in the right field
+
+
+def test_patients_show_gold_metrics():
+    at = open_page("patients")
+    for name in ("PAR recall@10", "PAR MRR", "PPR recall@10", "PPR MRR"):
+        assert 0.0 <= metric_value(at, name) <= 1.0
+    assert metric_value(at, "PAR recall@10") > 0.3
+    assert any("✅" in m.value for m in at.markdown)
+    assert any("scimult_moe_pmcpatients_par.ckpt" in m.value for m in at.markdown)
+
+
+def test_map_renders_and_highlights(papers):
+    at = open_page("map")
+    assert at.get("plotly_chart")
+    by_label(at.text_input, "Highlight papers matching").input("sepsis").run()
+    assert not at.exception
+    caption = " ".join(c.value for c in at.caption)
+    assert f"{len(papers)} papers" in caption
+
+
+def test_experts_page_explains_single_expert_model():
+    at = open_page("experts")
+    assert any("single expert" in w.value for w in at.warning)
+    table = at.dataframe[-1].value
+    assert np.allclose(table.to_numpy(dtype=float), 1.0)
+
+
+def test_corpora_paste_and_keep(tmp_path):
+    at = open_page("corpora")
+    by_label(at.radio, "From").set_value("Paste text").run()
+    by_label(at.text_area, "Papers, separated by a blank line").input(
+        "Title: Cold-water corals under warming\nAbstract: Reef-building corals in deep fjords "
+        "lose skeletal density when bottom water warms.\n\nTitle: Fast graph kernels\n"
+        "Abstract: A linear-time kernel for labelled graphs.").run()
+    by_label(at.text_input, "Corpus name").input("Pasted pair").run()
+    by_label(at.button, "Save corpus").click().run()
+    assert not at.exception
+    assert any("Saved “Pasted pair” (2 papers)" in s.value for s in at.success)
+    from scimult_app.corpora import CorpusStore
+    assert [d.title for d in CorpusStore().load("Pasted pair")] == [
+        "Cold-water corals under warming", "Fast graph kernels"]
