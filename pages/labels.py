@@ -1,4 +1,6 @@
 """Labels: top-k labels per paper with the classification expert, SciMult's way."""
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -44,7 +46,7 @@ indices, values = predict(paper_vectors, label_vectors, k, embedder.loaded.score
 predicted = [[labels[i].label for i in row] for row in indices]
 
 gold = [doc.labels for doc in docs]
-result = evaluate(predicted, gold, k)
+result = evaluate(predicted, gold, k, label_ids=[label.label for label in labels])
 known = {label.label for label in labels}
 if result["papers_evaluated"]:
     left, middle, right = st.columns(3)
@@ -74,5 +76,5 @@ st.dataframe(table, use_container_width=True, hide_index=True)
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "label_predictions.csv",
                    "text/csv")
 with st.expander("The label set"):
-    st.dataframe(pd.DataFrame([vars(label) for label in labels]), hide_index=True,
+    st.dataframe(pd.DataFrame([asdict(label) for label in labels]), hide_index=True,
                  use_container_width=True)

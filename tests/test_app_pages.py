@@ -98,7 +98,7 @@ def test_labels_metrics_match_the_library(papers, embedder):
     paper_vectors = embedder.encode([p.model_input() for p in papers], "classification", "query")
     indices, _ = predict(paper_vectors, label_vectors, 3, "cosine")
     expected = evaluate([[labels[i].label for i in row] for row in indices],
-                        [p.labels for p in papers], 3)
+                        [p.labels for p in papers], 3, label_ids=[label.label for label in labels])
     assert metric_value(at, "Recall@3") == pytest.approx(expected["recall_at_k"], abs=0.006)
     assert metric_value(at, "Accuracy (top-1 in gold)") == pytest.approx(expected["accuracy"], abs=0.006)
     assert expected["accuracy"] > 0.5  # MiniLM puts most demo papers in the right field

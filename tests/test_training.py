@@ -162,7 +162,7 @@ def test_cli_train_round_trip(tmp_path, fixture_dir):
          str(fixture_dir / "tokenizer"), "--steps", "4", "--batch-size", "4", "--output", str(out)],
         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "pairs: link" in run.stderr and "wrote" in run.stderr
+    assert "pairs: classification 20, link 30" in run.stderr and "wrote" in run.stderr
     loaded = load_model(out, fixture_dir / "tokenizer")
     assert loaded.num_experts == 3
     bad = subprocess.run(
