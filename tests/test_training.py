@@ -165,10 +165,13 @@ def test_cli_train_round_trip(tmp_path, fixture_dir):
     assert "pairs: classification 20, link 30" in run.stderr and "wrote" in run.stderr
     loaded = load_model(out, fixture_dir / "tokenizer")
     assert loaded.num_experts == 3
+    uncited = tmp_path / "uncited.jsonl"
+    uncited.write_text("\n".join(json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract})
+                                 for p in corpus()))
     bad = subprocess.run(
-        [sys.executable, "-m", "scimult_app", "train", "--corpus", str(papers), "--tasks",
-         "search", "--base", str(base), "--tokenizer", str(fixture_dir / "tokenizer"),
+        [sys.executable, "-m", "scimult_app", "train", "--corpus", str(uncited), "--tasks",
+         "link", "--base", str(base), "--tokenizer", str(fixture_dir / "tokenizer"),
          "--output", str(tmp_path / "bad.ckpt")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
-    assert "no training pairs for the search task" in bad.stderr
+    assert "no training pairs for the link task" in bad.stderr
     assert "Traceback" not in bad.stderr
