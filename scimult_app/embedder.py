@@ -98,7 +98,10 @@ class Embedder:
             self.cache.put_many(fresh)
         if progress:
             progress(len(texts), len(texts))
-        return EmbeddingResult(vectors, sum(truncated), len(texts) - len(todo))
+        # texts served from the cache were cut too: count them, so the total does not depend on it
+        from_cache = [texts[i] for i, key in enumerate(keys) if key in cached]
+        cut = sum(n > max_length for n in self.loaded.tokenizer.count_tokens(from_cache))
+        return EmbeddingResult(vectors, sum(truncated) + cut, len(from_cache))
 
     @torch.inference_mode()
     def _run(self, ids: list[list[int]], expert_index: int, side: str, batch_size: int,

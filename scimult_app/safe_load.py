@@ -8,6 +8,7 @@ plain dicts. Any other global is refused: there is no fallback to full unpicklin
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import re
 import zipfile
@@ -87,6 +88,57 @@ def _global_named_in(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+# what torch's weights-only unpickler accepts besides torch.* (to name the global it refused)
+_ALLOWED_NAMES = {name for _, name in STAND_INS} | {
+    f"{kind.__module__}.{kind.__qualname__}" for kind in SAFE_GLOBALS} | {
+    "_codecs.encode", "builtins.set", "builtins.bytearray", "builtins.tuple",
+    "builtins.complex", "builtins.slice", "collections.Counter"}
+_PYTHON2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+_DOTTED = re.compile(r"[A-Za-z_][\w.]*")
+
+
+class _Found(Exception):
+    pass
+
+
+class _GlobalFinder(pickle.Unpickler):
+    """Walks a pickle with inert stand-ins for every global; stops at the first disallowed one."""
+
+    def find_class(self, module: str, name: str) -> type:
+        module = _PYTHON2_MODULES.get(module, module)  # torch.save writes protocol 2
+        full = f"{module}.{name}"
+        if full not in _ALLOWED_NAMES and not full.startswith("torch."):
+            raise _Found(full)
+        return _Recorded
+
+    def persistent_load(self, pid: Any) -> None:
+        return None
+
+
+def _pickle_stream(path: Path) -> io.BufferedIOBase:
+    """The pickle part of a checkpoint: data.pkl of a zip file (small), else the file itself."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+            return io.BytesIO(archive.read(name) if name else b"")
+    return open(path, "rb")
+
+
+def _offending_global(path: Path) -> str | None:
+    """The first global the file would import that a checkpoint never needs (nothing is run)."""
+    try:
+        with _pickle_stream(path) as stream:
+            finder = _GlobalFinder(stream)
+            for _ in range(8):  # the legacy format is a few pickles in a row
+                finder.load()
+    except _Found as found:
+        name = str(found)
+        return name if _DOTTED.fullmatch(name) else None
+    except Exception:  # noqa: BLE001 - damaged data or the end of the pickles: nothing found
+        return None
+    return None
+
+
 def load_pickle(path: str | Path) -> Any:
     """Load a torch-saved pickle onto the CPU, weights only. Raises CheckpointError."""
     path = Path(path)
@@ -103,8 +155,8 @@ def load_pickle(path: str | Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
     except pickle.UnpicklingError as error:
         message = str(error)
-        if "Weights only load failed" in message or "Unsupported" in message:
-            name = _global_named_in(message) or "an unknown global"
+        name = _offending_global(path) or _global_named_in(message)
+        if name:
             raise UnsafeCheckpointError(
                 f"{path} was refused: loading it would call `{name}`, which a SciMult "
                 "checkpoint never contains, so the file could run code on this machine. "
@@ -112,14 +164,15 @@ def load_pickle(path: str | Path) -> Any:
                 "re-save it with torch.save({'model_dict': ..., 'encoder_params': {...}}) "
                 "using plain dicts and tensors.") from None
         raise _not_a_checkpoint(path, size, message) from None
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError,
-            IndexError, TypeError, AttributeError) as error:
-        raise _not_a_checkpoint(path, size, str(error)) from None
+    except (KeyError, IndexError) as error:  # a memo lookup in bytes that are not a pickle
+        raise _not_a_checkpoint(path, size, f"unreadable data: {type(error).__name__}") from None
+    except (RuntimeError, EOFError, ValueError, OSError, TypeError, AttributeError) as error:
+        raise _not_a_checkpoint(path, size, str(error) or type(error).__name__) from None
 
 
-def _not_a_checkpoint(path: Path, size: int, detail: str) -> CheckpointError:
-    detail = re.split(r"(?<=[.:]) ", detail.strip() or "unreadable")[0].rstrip(".:")[:160]
-    if any(word in detail for word in ("central directory", "truncated", "EOF", "Ran out")):
+def _not_a_checkpoint(path: Path, size: int, message: str) -> CheckpointError:
+    detail = re.split(r"(?<=[.:]) ", message.strip() or "unreadable")[0].rstrip(".:")[:160]
+    if any(word in message for word in ("central directory", "truncated", "EOF", "Ran out")):
         return CheckpointError(
             f"{path} is truncated or damaged ({size:,} bytes; {detail}). The download or "
             "upload was probably cut short: fetch the checkpoint again.")
