@@ -1,7 +1,8 @@
 """Embedding cache on disk: one SQLite file per checkpoint fingerprint.
 
-An entry is keyed by expert id, side, max length and text. Writes are transactions (atomic);
-an entry that does not decode is recomputed; a damaged file is moved aside and started anew.
+An entry is keyed by expert id, side, max length and text, and carries a checksum of its
+bytes. Writes are transactions (atomic); an entry whose size or checksum is wrong is
+recomputed; a damaged file is moved aside and started anew.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .paths import cache_dir
+
+
+def checksum(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def entry_key(expert_index: int, side: str, max_length: int, text: str) -> str:
@@ -39,7 +44,7 @@ class EmbeddingCache:
             try:
                 connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
                 connection.execute("CREATE TABLE IF NOT EXISTS vectors "
-                                   "(key TEXT PRIMARY KEY, dim INTEGER, data BLOB)")
+                                   "(key TEXT PRIMARY KEY, dim INTEGER, data BLOB, checksum BLOB)")
                 connection.execute("SELECT count(*) FROM vectors").fetchone()
                 self._connection = connection
                 return connection
@@ -65,10 +70,11 @@ class EmbeddingCache:
                 for start in range(0, len(unique), 500):
                     chunk = unique[start:start + 500]
                     rows = connection.execute(
-                        f"SELECT key, dim, data FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
-                        chunk).fetchall()
-                    for key, stored_dim, data in rows:
-                        if stored_dim == dim and isinstance(data, bytes) and len(data) == 4 * dim:
+                        f"SELECT key, dim, data, checksum FROM vectors WHERE key IN "
+                        f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                    for key, stored_dim, data, stored_sum in rows:
+                        if (stored_dim == dim and isinstance(data, bytes) and len(data) == 4 * dim
+                                and stored_sum == checksum(data)):
                             found[key] = np.frombuffer(data, dtype=np.float32)
             except sqlite3.DatabaseError as error:
                 warnings.warn(f"embedding cache read failed ({error}); recomputing")
@@ -81,11 +87,13 @@ class EmbeddingCache:
             connection = self._connect()
             if connection is None:
                 return
-            rows = [(key, int(vector.shape[0]), np.ascontiguousarray(vector, np.float32).tobytes())
-                    for key, vector in items.items()]
+            rows = []
+            for key, vector in items.items():
+                data = np.ascontiguousarray(vector, np.float32).tobytes()
+                rows.append((key, int(vector.shape[0]), data, checksum(data)))
             try:
                 with connection:
-                    connection.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+                    connection.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
             except sqlite3.DatabaseError as error:
                 warnings.warn(f"embedding cache write failed ({error}); continuing without it")
 

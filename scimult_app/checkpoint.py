@@ -166,9 +166,10 @@ def _towers_equal(query: dict[str, torch.Tensor], candidate: dict[str, torch.Ten
         for key in query)
 
 
-def _load_tower(tower: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
-    expected = set(tower.state_dict().keys())
-    given = {"encoder." + key for key in tensors}
+def _load_tower(tower: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str,
+                prefix: str) -> None:
+    expected = {prefix + key.removeprefix("encoder.") for key in tower.state_dict()}
+    given = {prefix + key for key in tensors}
     missing, unexpected = sorted(expected - given), sorted(given - expected)
     if missing or unexpected:
         parts = []
@@ -213,9 +214,10 @@ def build_model(contents: CheckpointContents, num_heads: int | None) -> tuple[Bi
     candidate_config = None if shared else infer_config(candidate, num_heads, where)
     with torch.device("meta"):
         model = BiEncoder(query_config, candidate_config)
-    _load_tower(model.question_model, query, where)
+    _load_tower(model.question_model, query, where,
+                CANDIDATE_PREFIX if params.get("shared_encoder") else QUERY_PREFIX)
     if not shared:
-        _load_tower(model.ctx_model, candidate, where)
+        _load_tower(model.ctx_model, candidate, where, CANDIDATE_PREFIX)
     return model.eval(), shared
 
 

@@ -99,7 +99,7 @@ def test_cache_location_honours_environment(fixture_model, cache_root):
     assert files[0].name.startswith(fixture_model.fingerprint)
 
 
-@pytest.mark.parametrize("garbage", [b"\x00garbage\xff", "not a blob", b"x" * 7])
+@pytest.mark.parametrize("garbage", [b"\x00garbage\xff", "not a blob", b"x" * 7, b"\x01" * 128])
 def test_corrupt_entry_is_recomputed(fixture_model, texts, cache_root, garbage):
     embedder = Embedder(fixture_model, device="cpu")
     first = embedder.embed(texts, "link", "query")

@@ -71,8 +71,8 @@ def test_state_dict_fitting_no_layout(tmp_path):
     path = save(tmp_path / "renamed.ckpt", checkpoint_dict(tower, None, encoder_params()))
     message = refused(path)
     assert "fits no SciMult layout" in message
-    assert "missing key 'encoder.encoder.layer.1.attention.self.query.weight'" in message
-    assert "unexpected key 'encoder.encoder.layer.1.attention.self.q.weight'" in message
+    assert "missing key 'ctx_model.encoder.encoder.layer.1.attention.self.query.weight'" in message
+    assert "unexpected key 'ctx_model.encoder.encoder.layer.1.attention.self.q.weight'" in message
 
 
 def test_state_dict_without_scimult_prefixes(tmp_path):
