@@ -19,7 +19,8 @@ def classification_pairs(papers: list[Document], labels: list) -> list[Pair]:
     """paper -> `name [SEP] definition` of each of its labels found in the label set."""
     by_id = {label.label: label for label in labels}
     return [Pair("classification", paper.model_input(),
-                 label_input(by_id[name].name, by_id[name].definition), paper.id, name)
+                 label_input(by_id[name].name, by_id[name].definition),
+                 query_id=paper.id, positive_id=name)
             for paper in papers for name in paper.labels if name in by_id]
 
 
@@ -31,8 +32,8 @@ def link_pairs(papers: list[Document], strict: bool = True) -> list[Pair]:
         cited = [str(i) for i in paper.extra.get("cites") or []]
         if strict:
             _unknown(cited, by_id, "cited", f"paper {paper.id}")
-        pairs += [Pair("link", paper.model_input(), by_id[i].model_input(), paper.id, i)
-                  for i in cited if i in by_id]
+        pairs += [Pair("link", paper.model_input(), by_id[i].model_input(),
+                       query_id=paper.id, positive_id=i) for i in cited if i in by_id]
     return pairs
 
 
@@ -46,14 +47,14 @@ def search_pairs(queries: list[dict], papers: list[Document]) -> list[Pair]:
             raise InputError(f"query {query.get('id', number)} has no text.")
         relevant = [str(i) for i in query.get("relevant") or []]
         _unknown(relevant, by_id, "relevant", f"query {query.get('id', number)}")
-        pairs += [Pair("search", text, by_id[i].model_input(), str(query.get("id", number)), i)
-                  for i in relevant]
+        pairs += [Pair("search", text, by_id[i].model_input(),
+                       query_id=str(query.get("id", number)), positive_id=i) for i in relevant]
     return pairs
 
 
 def title_pairs(papers: list[Document]) -> list[Pair]:
     """Extra search pairs: a paper's title as the query, its abstract as the target."""
-    return [Pair("search", paper.title, paper.abstract, paper.id, paper.id)
+    return [Pair("search", paper.title, paper.abstract, query_id=paper.id, positive_id=paper.id)
             for paper in papers if paper.title and paper.abstract]
 
 
