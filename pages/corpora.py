@@ -46,7 +46,7 @@ with add_tab:
     table, source = read_input()
     if table is not None and len(table):
         st.caption(f"{len(table)} rows read. Edit cells below if needed (a PDF's guessed title, say).")
-        table = st.data_editor(table, num_rows="dynamic", use_container_width=True, key="corpus_editor")
+        table = st.data_editor(table, num_rows="dynamic", width="stretch", key="corpus_editor")
         guessed = ingest.guess_mapping(table)
         columns = ["(none)"] + [str(c) for c in table.columns]
         mapping = {}
@@ -69,7 +69,7 @@ with add_tab:
             st.caption(f"{len(docs)} documents · median {int(report['tokens'].median())} tokens · "
                        f"{cut} over {embedder.loaded.max_length} tokens (they will be truncated)")
             with st.expander("Token counts"):
-                st.dataframe(report, use_container_width=True, hide_index=True)
+                st.dataframe(report, width="stretch", hide_index=True)
         existing = store.names()
         left, right = st.columns([3, 2])
         name = left.text_input("Corpus name", key="corpus_name_input",
@@ -95,7 +95,7 @@ with manage_tab:
         info = store.info(corpus_name)
         rows.append({"corpus": corpus_name, "papers": info.get("count"),
                      "created": info.get("created", ""), "source": info.get("source", "")})
-    st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True)
+    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
     editable = [n for n in store.names() if n != DEMO_CORPUS]
     if not editable:
         st.caption("Only the demo corpus so far; it cannot be renamed or deleted.")

@@ -47,7 +47,7 @@ for column, name in zip(columns, names):
                                       marker={"size": 6}, showlegend=name == names[-1]))
     figure.update_layout(height=380, margin={"l": 0, "r": 0, "t": 30, "b": 0},
                          title=name, xaxis={"visible": False}, yaxis={"visible": False})
-    column.plotly_chart(figure, use_container_width=True, key=f"experts_map_{name}")
+    column.plotly_chart(figure, width="stretch", key=f"experts_map_{name}")
 st.caption("Each map is rotated, reflected and scaled onto the search expert's map "
            "(Procrustes), so positions can be compared.")
 
@@ -71,13 +71,13 @@ else:
         rankings[name] = [docs[i].id for i in indices[0]]
 titles = {doc.id: doc.title or doc.id for doc in docs}
 st.dataframe(pd.DataFrame({name: [titles[i] for i in ranked] for name, ranked in rankings.items()},
-                          index=range(1, k + 1)), use_container_width=True)
+                          index=range(1, k + 1)), width="stretch")
 pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
 st.write(" · ".join(f"{a} vs {b}: overlap@{k} = {overlap_at_k(rankings[a], rankings[b], k):.2f}"
                     for a, b in pairs))
 
 st.subheader("Corpus-wide agreement")
 table = agreement(vectors, k=10, score_function=score_function)
-st.dataframe(table.style.format("{:.2f}"), use_container_width=True)
+st.dataframe(table.style.format("{:.2f}"), width="stretch")
 st.caption("Mean overlap of the 10 nearest neighbours of every paper, for each pair of experts "
            "(1.0: identical neighbour lists).")

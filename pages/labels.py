@@ -72,9 +72,9 @@ table = pd.DataFrame({
     "gold": ["; ".join(l for l in doc.labels if l in known) for doc in docs],
     "hit": [bool(set(row) & set(doc.labels)) for row, doc in zip(predicted, docs)],
 })
-st.dataframe(table, use_container_width=True, hide_index=True)
+st.dataframe(table, width="stretch", hide_index=True)
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "label_predictions.csv",
                    "text/csv")
 with st.expander("The label set"):
     st.dataframe(pd.DataFrame([asdict(label) for label in labels]), hide_index=True,
-                 use_container_width=True)
+                 width="stretch")

@@ -72,7 +72,7 @@ else:
 figure.update_layout(height=620, margin={"l": 0, "r": 0, "t": 10, "b": 0}, dragmode="lasso",
                      xaxis={"visible": False}, yaxis={"visible": False},
                      legend={"itemsizing": "constant"})
-event = st.plotly_chart(figure, use_container_width=True, on_select="rerun",
+event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="map_chart")
 st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Box or lasso to list "
            "papers; click one point to open its neighbours.")
@@ -88,4 +88,4 @@ if chosen:
     st.subheader(f"{len(chosen)} selected")
     picked = frame.set_index("id").loc[[i for i in chosen if i in set(frame["id"])]]
     st.dataframe(picked.reset_index()[["id", "title", "label", "year", "corpus"]],
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")

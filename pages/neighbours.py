@@ -64,6 +64,6 @@ with graph_tab:
                 "color": ["#d62728" if n == chosen else "#1f77b4" for n in nodes]}))
     figure.update_layout(height=480, margin={"l": 0, "r": 0, "t": 10, "b": 0},
                          xaxis={"visible": False}, yaxis={"visible": False})
-    st.plotly_chart(figure, use_container_width=True)
+    st.plotly_chart(figure, width="stretch")
     st.caption(f"The paper (red), its {min(k, 12)} nearest neighbours under the {expert} expert"
                + (", and their links among themselves." if depth == 2 else "."))
