@@ -23,6 +23,7 @@ from scimult_app.paths import cache_dir
 MODEL_KEY = "model_choice"  # (source, tokenizer) in session state
 CORPUS_KEY = "corpus_name"
 UPLOAD_CHUNK = 16 * 1024 * 1024
+GOLD_MARK = ":green[:material/check_circle: gold]"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -263,7 +264,7 @@ def paper_label(doc: Document) -> str:
 
 def result_card(rank: int, doc: Document, score: float, highlight: bool | None = None) -> None:
     """One ranked paper: title, year, labels, score, snippet, expandable abstract."""
-    mark = " ✅" if highlight else ""
+    mark = f" {GOLD_MARK}" if highlight else ""
     with st.container(border=True):
         st.markdown(f"**{rank}. {doc.title or doc.id}**{mark}")
         meta = [str(doc.year) if doc.year else "", ", ".join(doc.labels), f"score {score:.3f}",

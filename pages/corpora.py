@@ -10,7 +10,7 @@ from scimult_app.errors import ScimultError
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md"]
 ROLES = ["title", "abstract", "text", "id", "labels", "year"]
 
-st.title("📚 Corpora")
+st.title("Corpora")
 store = corpus_store()
 add_tab, manage_tab = st.tabs(["Add papers", "Manage corpora"])
 

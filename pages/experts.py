@@ -10,7 +10,7 @@ from scimult_app.experts import EXPERTS
 from scimult_app.projection import cached_project
 from scimult_app.ranking import scores, top_k
 
-st.title("🎓 Experts")
+st.title("Experts")
 embedder = current_embedder()
 corpus_name, docs = current_corpus()
 if embedder is None or len(docs) < 2:

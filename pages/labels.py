@@ -12,7 +12,7 @@ from scimult_app.labels import distribution, evaluate, label_texts, predict, rea
 
 EXPERT = "classification"
 
-st.title("🏷️ Labels")
+st.title("Labels")
 st.write("Classification as retrieval: each paper on the query side, each label as "
          "`name [SEP] definition` on the candidate side, both through the **classification "
          "expert**; a paper's labels are its top-k scoring label texts.")

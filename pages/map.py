@@ -11,7 +11,7 @@ from scimult_app.selection import clicked_id, highlight, selected_ids
 FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
 
-st.title("🗺️ Map")
+st.title("Map")
 embedder = current_embedder()
 corpus_name, docs = current_corpus()
 if embedder is None:

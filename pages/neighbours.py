@@ -8,7 +8,7 @@ from scimult_app.neighbours import graph_layout, neighbour_graph, neighbours
 
 FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
 
-st.title("🕸️ Neighbours")
+st.title("Neighbours")
 embedder = current_embedder()
 corpus_name, docs = current_corpus()
 if embedder is None or not docs:

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
+from pages._shared import (GOLD_MARK, corpus_vectors, current_corpus, current_embedder, embed_texts,
                            result_card, single_expert_note)
 from scimult_app import demo, ingest
 from scimult_app.errors import ScimultError
@@ -11,7 +11,7 @@ from scimult_app.ranking import scores, top_k
 
 EXPERT = "link"  # SciMult evaluates PMC-Patients PAR and PPR with the link-prediction expert
 
-st.title("🩺 Patients")
+st.title("Patients")
 st.write(
     "A patient summary on the query side, articles (PAR) or other patients (PPR) on the "
     "candidate side, through the **link-prediction expert**, as SciMult evaluates PMC-Patients. "
@@ -86,7 +86,7 @@ if has_gold:
     for column, (name, value) in zip(columns, means.items()):
         column.metric(name, f"{value:.2f}")
     st.caption(f"Over {len(patients)} demo patients with gold links, against “{corpus_name}”; "
-               "MRR within the top k shown. ✅ marks a gold hit.")
+               "MRR within the top k shown. Gold hits are marked.")
 
 chosen = st.selectbox("Patient", range(len(patients)),
                       format_func=lambda i: f"{patient_ids[i]}: {patient_texts[i][:90]}…")
@@ -103,7 +103,7 @@ with right:
     gold = set(patient.get("similar_patients", []))
     for rank, (i, score) in enumerate(zip(ppr_index[chosen], ppr_scores[chosen]), 1):
         with st.container(border=True):
-            mark = " ✅" if patient_ids[i] in gold else ""
+            mark = f" {GOLD_MARK}" if patient_ids[i] in gold else ""
             st.markdown(f"**{rank}. {patient_ids[i]}**{mark} · score {float(score):.3f}")
             st.write(patient_texts[i][:300] + ("…" if len(patient_texts[i]) > 300 else ""))
 if len(patients) < 2:

@@ -8,7 +8,7 @@ from scimult_app.documents import Document
 from scimult_app.ranking import scores, top_k
 from scimult_app.search_filters import filter_mask, label_options, year_bounds
 
-st.title("🔎 Search")
+st.title("Search")
 embedder = current_embedder()
 corpus_name, docs = current_corpus()
 if embedder is None:

@@ -109,7 +109,7 @@ def test_patients_show_gold_metrics():
     for name in ("PAR recall@10", "PAR MRR", "PPR recall@10", "PPR MRR"):
         assert 0.0 <= metric_value(at, name) <= 1.0
     assert metric_value(at, "PAR recall@10") > 0.3
-    assert any("✅" in m.value for m in at.markdown)
+    assert any("check_circle: gold" in m.value for m in at.markdown)
     assert any("scimult_moe_pmcpatients_par.ckpt" in m.value for m in at.markdown)
 
 
