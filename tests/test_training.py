@@ -70,12 +70,8 @@ def test_loss_decreases_on_a_tiny_model(tiny):
     pairs = training_pairs(corpus(), LABELS, QUERIES)
     model, result = fine_tune(tiny, pairs, TrainConfig(steps=45, batch_size=8, learning_rate=3e-3,
                                                        max_length=32), num_experts=1)
-    # link pairs in this toy corpus are ambiguous (same-topic papers read alike), so the
-    # learnable tasks are checked one by one and all three together
-    for task in ("search", "classification"):
+    for task in ("search", "link", "classification"):
         assert result.mean_loss(task, first=False) < 0.8 * result.mean_loss(task, first=True), task
-    first = sum(result.mean_loss(task, first=True) for task in pairs)
-    assert sum(result.mean_loss(task, first=False) for task in pairs) < first
 
 
 def test_experts_start_as_copies_then_diverge(tiny):
