@@ -108,7 +108,7 @@ def test_every_page_renders(server, page):
 def test_search_finds_results(server, page):
     page.goto(f"{server}/search")
     wait_until_idle(page)
-    box = page.get_by_label("Query")
+    box = page.get_by_label("Query", exact=True)
     box.fill("sepsis and septic shock in the intensive care unit")
     box.press("Enter")
     wait_until_idle(page)
