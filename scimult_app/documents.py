@@ -105,21 +105,28 @@ def _check_usable(path: Path, documents: list[Document]) -> list[Document]:
     return documents
 
 
-def parse_jsonl(content: str, where: str) -> list[Document]:
-    documents = []
+def jsonl_records(content: str, where: str, hint: str = "Each line must be one JSON object."
+                  ) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line; a bad line is an error naming it."""
+    records = []
     for number, line in enumerate(content.splitlines(), 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InputError(f"{where}, line {number}: not valid JSON ({error.msg}). Each line "
-                             "must be one JSON object.") from None
+            raise InputError(f"{where}, line {number}: not valid JSON ({error.msg}). {hint}") from None
         if not isinstance(record, dict):
-            raise InputError(f"{where}, line {number}: expected a JSON object with 'text' or "
-                             "'title'/'abstract'.")
-        documents.append(document_from_record(record, str(number)))
-    return documents
+            raise InputError(f"{where}, line {number}: expected a JSON object, found "
+                             f"{type(record).__name__}. {hint}")
+        records.append((number, record))
+    return records
+
+
+def parse_jsonl(content: str, where: str) -> list[Document]:
+    return [document_from_record(record, str(number))
+            for number, record in jsonl_records(content, where, "Each line must be one JSON "
+                                                "object with 'text' or 'title'/'abstract'.")]
 
 
 def parse_csv(content: str, where: str, delimiter: str = ",") -> list[Document]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .documents import Document
+from .documents import Document, jsonl_records
 from .errors import InputError
 
 MAX_BYTES = 50_000_000
@@ -93,20 +93,7 @@ def _csv(text: str, filename: str, delimiter: str) -> list[dict]:
 
 
 def _jsonl(text: str, filename: str) -> list[dict]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{filename}, line {number}: not valid JSON ({error.msg}). "
-                             f"{HINTS['jsonl']}") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{filename}, line {number}: expected a JSON object, found "
-                             f"{type(record).__name__}. {HINTS['jsonl']}")
-        rows.append(record)
-    return rows
+    return [record for _, record in jsonl_records(text, filename, HINTS["jsonl"])]
 
 
 def _json(text: str, filename: str) -> list[dict]:

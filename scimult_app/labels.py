@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .documents import label_input
+from .documents import jsonl_records, label_input
 from .errors import InputError
 from .ranking import scores, top_k
 
@@ -45,20 +45,9 @@ def _records_csv(filename: str, content: str, delimiter: str) -> list[tuple[int,
 
 
 def _records_jsonl(filename: str, content: str) -> list[tuple[int, dict]]:
-    records = []
-    for number, line in enumerate(content.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{filename}, line {number}: not valid JSON ({error.msg}). Each "
-                             "line must be one JSON object with 'name' and 'definition'.") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{filename}, line {number}: expected a JSON object with 'name' "
-                             "and 'definition'.")
-        records.append((number, {str(key).strip().lower(): value for key, value in record.items()}))
-    return records
+    hint = "Each line must be one JSON object with 'name' and 'definition'."
+    return [(number, {str(key).strip().lower(): value for key, value in record.items()})
+            for number, record in jsonl_records(content, filename, hint)]
 
 
 def read_label_set(filename: str, data: bytes) -> list[Label]:
