@@ -16,6 +16,9 @@ PAGES = {
         st.Page("pages/map.py", title="Map", icon=":material/map:", url_path="map"),
         st.Page("pages/experts.py", title="Experts", icon=":material/school:", url_path="experts"),
     ],
+    "Build": [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    ],
 }
 
 page = st.navigation(PAGES)

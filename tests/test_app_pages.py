@@ -143,3 +143,20 @@ def test_corpora_paste_and_keep(tmp_path):
     from scimult_app.corpora import CorpusStore
     assert [d.title for d in CorpusStore().load("Pasted pair")] == [
         "Cold-water corals under warming", "Fast graph kernels"]
+
+
+def test_train_page_gathers_pairs_and_trains(tmp_path):
+    at = open_page("train")
+    table = at.dataframe[0].value
+    assert set(table["task"]) == {"search", "link", "classification"}
+    assert (table["pairs"] > 0).all()
+    by_label(at.multiselect, "Tasks").set_value(["classification"])
+    by_label(at.slider, "Steps").set_value(10)
+    by_label(at.text_input, "Save as").input("apptest-model").run()
+    by_label(at.button, "Train").click().run()
+    assert not at.exception
+    assert any("Trained in" in s.value for s in at.success)
+    from scimult_app.loading import load_model
+    from scimult_app.paths import cache_dir
+    trained = list((cache_dir() / "trained").glob("apptest-model*.ckpt"))
+    assert len(trained) == 1 and load_model(trained[0], at.session_state["trained_model"][1]).num_experts == 3
