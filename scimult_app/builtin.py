@@ -20,8 +20,8 @@ from .checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
 from .errors import ScimultError
 from .paths import atomic_write_bytes, cache_dir
 
-NAMES = ("minilm", "demo")
-DEFAULT = "minilm"
+NAMES = ("demo", "minilm")
+DEFAULT = "demo"
 FORMAT_VERSION = 1
 DEMO_SEED = 13
 DEMO_HOLDOUT = 0.2  # fraction of queries / papers kept out of training, for the evidence

@@ -99,8 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_builtin(name: str) -> None:
+    """Build a built-in model on first use, saying so (the demo model trains for minutes)."""
+    if name in builtin.NAMES and not builtin.is_built(name):
+        say(f"building the built-in model '{name}' once (the demo model trains for a few "
+            "minutes on two cores; --checkpoint minilm needs no training)")
+
+        def report(step: int, total: int, task: str, loss: float) -> None:
+            if step % 20 == 0 or step == total:
+                say(f"  step {step}/{total} {task} loss {loss:.3f}")
+        builtin.ensure(name, report)
+
+
 def _load(args: argparse.Namespace):
     from .loading import load_model
+    _build_builtin(args.checkpoint or builtin.DEFAULT)
     loaded = load_model(args.checkpoint, args.tokenizer)
     if not loaded.is_moe and getattr(args, "expert", None):
         say(f"note: {loaded.name} is a single-expert model; --expert {args.expert} selects its "
@@ -213,6 +226,7 @@ def run_train(args: argparse.Namespace) -> None:
     queries = _read_queries(args.queries) if args.queries else []
     pairs = training_pairs(papers, labels, queries, tasks)
     say("pairs: " + ", ".join(f"{task} {len(p)}" for task, p in pairs.items()))
+    _build_builtin(args.base)
     base = load_model(args.base, args.tokenizer)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, max_length=args.max_length,

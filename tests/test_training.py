@@ -176,3 +176,21 @@ def test_cli_train_round_trip(tmp_path, fixture_dir):
     assert bad.returncode == 2
     assert "no training pairs for the link task" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
+    """The `demo` recipe end to end (fewer steps): MiniLM -> 3-expert MoE trained on demo data."""
+    from scimult_app import builtin
+    monkeypatch.setenv("SCIMULT_APP_CACHE", str(tmp_path))
+    quick = TrainConfig(steps=6, batch_size=4, max_length=32, seed=builtin.DEMO_SEED)
+    monkeypatch.setattr(builtin, "demo_config", lambda: quick)
+    seen = []
+    checkpoint, tokenizer = builtin.ensure("demo", lambda step, total, task, loss: seen.append(task))
+    assert seen == ["classification", "link", "search"] * 2
+    demo_model = load_model("demo")
+    assert demo_model.is_moe and demo_model.config.attention_expert_layers == (1, 3, 5)
+    assert demo_model.encoder_params["demo_training"]["steps"] == 6
+    held, train_part = builtin.demo_pairs(held_out=True), builtin.demo_pairs()
+    for task in ("search", "link", "classification"):
+        held_ids = {p.query_id for p in held[task]}
+        assert held_ids and not held_ids & {p.query_id for p in train_part[task]}
