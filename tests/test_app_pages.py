@@ -160,3 +160,18 @@ def test_train_page_gathers_pairs_and_trains(tmp_path):
     from scimult_app.paths import cache_dir
     trained = list((cache_dir() / "trained").glob("apptest-model*.ckpt"))
     assert len(trained) == 1 and load_model(trained[0], at.session_state["trained_model"][1]).num_experts == 3
+
+
+def test_checkpoint_upload_is_streamed_to_disk(fixture_dir):
+    """An uploaded checkpoint lands on disk byte for byte and then loads like any file."""
+    import io
+
+    from pages._shared import save_upload
+    from scimult_app.loading import load_model
+    upload = io.BytesIO((fixture_dir / "model.ckpt").read_bytes())
+    upload.name = "uploaded model.ckpt"
+    upload.seek(123)  # the widget may have been read before: saving starts from the top
+    saved = save_upload(upload)
+    assert saved.read_bytes() == (fixture_dir / "model.ckpt").read_bytes()
+    assert not list(saved.parent.glob("*.part"))
+    assert load_model(saved, fixture_dir / "tokenizer").num_experts == 3
