@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (GOLD_MARK, corpus_vectors, current_corpus, current_embedder, embed_texts,
-                           result_card, single_expert_note)
+from pages._shared import (GOLD_MARK, corpus_vectors, current_corpus, current_embedder,
+                           embed_texts, result_card, single_expert_note)
 from scimult_app import demo, ingest
 from scimult_app.errors import ScimultError
 from scimult_app.metrics import recall_at_k, reciprocal_rank
