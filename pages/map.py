@@ -46,8 +46,9 @@ frame = pd.DataFrame({
     "x": coords[:, 0], "y": coords[:, 1], "corpus": corpus_of,
     "label": [d.labels[0] if d.labels else "(none)" for d in docs],
     "year": [d.year for d in docs],
-    "cluster": [f"cluster {c + 1}" for c in clusters(vectors)],
 })
+if colour_by == "cluster":  # KMeans only when asked for: it is the costly column on big corpora
+    frame["cluster"] = [f"cluster {c + 1}" for c in clusters(vectors)]
 query = st.text_input("Highlight papers matching", placeholder="e.g. sepsis")
 frame["match"] = highlight([f"{d.title} {d.abstract} {d.text}" for d in docs], query)
 
