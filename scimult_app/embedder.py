@@ -1,4 +1,5 @@
-"""Texts in, float32 vectors out: length-sorted batches, dynamic padding, an on-disk cache."""
+"""Texts in, float32 vectors out: length-sorted batches under a token budget, dynamic padding,
+an on-disk cache."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,13 @@ from .loading import LoadedModel
 from .model import pool
 
 Progress = Callable[[int, int], None]
+
+# Token budget per batch on CPU, as the float32 elements of the largest activation (the
+# feed-forward intermediate, tokens x intermediate_size): 3 Mi elements = 12 MiB, i.e. 2048
+# padded tokens for MiniLM, 1024 for BERT-base. Bigger batches are fresh mmaps that the kernel
+# faults in and zeroes on every call and that spill out of cache: with 32 texts of ~280 tokens
+# a batch, 1.25x (MiniLM) to 1.7x (BERT-base) slower on two cores (bench/embed_throughput.py).
+ACTIVATION_BUDGET = 3 * 1024 * 1024
 
 
 def configure_threads() -> int:
@@ -46,6 +54,20 @@ def pad_batch(ids: list[list[int]], pad_id: int, device: torch.device | str = "c
     return input_ids.to(device), mask.to(device)
 
 
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped longest first: at most `batch_size` texts and `max_tokens` padded tokens
+    (count x longest) per batch; a text longer than the budget goes alone."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and \
+                (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 @dataclass
 class EmbeddingResult:
     vectors: np.ndarray  # (n, d) float32, rows in input order
@@ -57,13 +79,23 @@ class Embedder:
     """Encodes texts with one loaded model under a chosen expert and side."""
 
     def __init__(self, loaded: LoadedModel, device: str = "auto", batch_size: int = 32,
-                 use_cache: bool = True):
+                 use_cache: bool = True, max_tokens: int | None = None):
         configure_threads()
         self.loaded = loaded
         self.device = pick_device(device)
         self.batch_size = batch_size
+        self.max_tokens = max_tokens or self.token_budget()
         loaded.model.to(self.device)
         self.cache = EmbeddingCache(loaded.fingerprint) if use_cache else None
+
+    def token_budget(self) -> int:
+        """Padded tokens per batch: on CPU, what keeps the largest activation within
+        ACTIVATION_BUDGET; on a GPU only `batch_size` bounds a batch."""
+        if self.device.type != "cpu":
+            return 1 << 30
+        config = self.loaded.config
+        widest = max(config.intermediate_size, config.hidden_size)
+        return max(1, ACTIVATION_BUDGET // widest)
 
     @property
     def dimension(self) -> int:
@@ -107,15 +139,15 @@ class Embedder:
     def _run(self, ids: list[list[int]], expert_index: int, side: str, batch_size: int,
              progress: Progress | None, done: int, total: int) -> np.ndarray:
         out = np.zeros((len(ids), self.dimension), dtype=np.float32)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         encoder = self.loaded.model.tower(side)
         pad = self.loaded.tokenizer.pad_id
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        finished = 0
+        for batch in plan_batches([len(row) for row in ids], batch_size, self.max_tokens):
             input_ids, mask = pad_batch([ids[i] for i in batch], pad, self.device)
             hidden = encoder(input_ids, mask, expert_index)
             pooled = pool(hidden, mask, self.loaded.mean_pool)
             out[batch] = pooled.float().cpu().numpy()
+            finished += len(batch)
             if progress:
-                progress(done + start + len(batch), total)
+                progress(done + finished, total)
         return out
