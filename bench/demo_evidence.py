@@ -29,7 +29,6 @@ def main() -> None:
     from scimult_app.compare import agreement
     from scimult_app.embedder import Embedder
     from scimult_app.evaluation import evaluate_all
-    from scimult_app.labels import read_label_set
     from scimult_app.loading import load_model
 
     started = time.perf_counter()
@@ -45,8 +44,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     papers = demo.papers()
-    labels = [label for path in demo.label_sets().values()
-              for label in read_label_set(path.name, path.read_bytes())]
+    labels = builtin.demo_labels()
     held_out = builtin.demo_pairs(held_out=True)
     minilm, trained = Embedder(load_model("minilm")), Embedder(load_model("demo"))
     before = evaluate_all(minilm, held_out, papers, labels)

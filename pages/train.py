@@ -14,6 +14,7 @@ from scimult_app.labels import read_label_set
 from scimult_app.loading import load_model
 from scimult_app.paths import cache_dir
 from scimult_app.training import TrainConfig
+from scimult_app.trainset import with_hard_negatives
 
 st.title("Train")
 st.write(
@@ -42,6 +43,10 @@ with right:
     layout = st.selectbox("Expert layout (dense base)", ["mod2:attn", "mod3:attn", "mod2:fwd",
                                                         "mod2:attn_fwd", "ge6mod3:attn"])
     steps = st.slider("Steps", 10, 600, 240, step=10)
+    hard = st.number_input("Hard negatives per pair", 0, 8, 1,
+                           help="Papers sharing the positive's most specific label that the "
+                                "query does not cite or ask for (link, search); every other "
+                                "label (classification). 0: in-batch negatives only.")
     name = st.text_input("Save as", value=f"trained-{time.strftime('%Y%m%d-%H%M')}")
 
 try:
@@ -57,13 +62,16 @@ try:
                     "relevant": ingest.parse_labels(doc.extra.get("relevant"))}
                    for doc in ingest.to_documents(table, ingest.guess_mapping(table), "query")]
     pairs = training_pairs(papers, labels, queries, tuple(tasks))
+    if hard:
+        pairs = with_hard_negatives(pairs, papers, labels, int(hard))
 except ScimultError as error:
     st.error(str(error))
     st.stop()
 
 st.dataframe(pd.DataFrame([{"task": task, "pairs": len(task_pairs),
                             "example query": task_pairs[0].query[:90],
-                            "example positive": task_pairs[0].positive[:90]}
+                            "example positive": task_pairs[0].positive[:90],
+                            "hard negatives": sum(len(p.negatives) for p in task_pairs)}
                            for task, task_pairs in pairs.items()]), hide_index=True, width="stretch")
 
 if st.button("Train", type="primary"):

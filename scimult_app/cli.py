@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layout", default="mod2:attn",
                        help="MoE layout for a dense base: modK:attn|fwd|attn_fwd, ge6mod3:..., le7mod3:...")
     train.add_argument("--steps", type=int, default=240)
+    train.add_argument("--hard-negatives", type=int, default=1, metavar="N",
+                       help="per pair: N papers sharing the positive's last label (link, search) and "
+                            "every other label (classification); 0 for in-batch only")
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--learning-rate", type=float, default=3e-4)
     train.add_argument("--max-length", type=int, default=128)
@@ -212,19 +215,23 @@ def run_train(args: argparse.Namespace) -> None:
     from .labels import read_label_set
     from .loading import load_model
     from .training import TrainConfig
+    from .trainset import with_hard_negatives
     output = _check_output(args.output, ".ckpt")
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     unknown = [t for t in tasks if t not in EXPERT_NAMES]
     if unknown or not tasks:
         raise UsageError(f"--tasks: unknown task {unknown[0] if unknown else '(none)'}; "
                          f"choose from {', '.join(EXPERT_NAMES)}")
-    if min(args.steps, args.batch_size, args.experts) < 1:
-        raise UsageError("--steps, --batch-size and --experts must be at least 1")
+    if min(args.steps, args.batch_size, args.experts) < 1 or args.hard_negatives < 0:
+        raise UsageError("--steps, --batch-size and --experts must be at least 1, "
+                         "--hard-negatives at least 0")
     papers = read_documents(args.corpus)
     labels = [label for path in args.labels
               for label in read_label_set(path, _read_bytes(path))]
     queries = _read_queries(args.queries) if args.queries else []
     pairs = training_pairs(papers, labels, queries, tasks)
+    if args.hard_negatives:
+        pairs = with_hard_negatives(pairs, papers, labels, args.hard_negatives, args.seed)
     say("pairs: " + ", ".join(f"{task} {len(p)}" for task, p in pairs.items()))
     _build_builtin(args.base)
     base = load_model(args.base, args.tokenizer)

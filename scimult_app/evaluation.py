@@ -1,4 +1,10 @@
-"""Held-out evaluation of each task with its expert: recall@k and MRR, SciMult's way."""
+"""Held-out evaluation of each task with its expert: recall@k and MRR, SciMult's way.
+
+Link prediction is time-aware: a paper can only cite what came before it, so a citing paper's
+candidates are the other papers published in its year or earlier (papers without a year stay
+candidates). Without this, the papers that cite the query (topically its closest neighbours)
+would count as errors, and no model with a shared query/candidate tower could avoid them.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -25,24 +31,42 @@ def _grouped(pairs: list[Pair]) -> dict[str, tuple[str, set[str]]]:
 
 def evaluate_task(embedder: Embedder, task: str, pairs: list[Pair], candidate_ids: list[str],
                   candidate_texts: list[str], k: int = 10, expert: str | None = None,
-                  exclude_self: bool = False) -> dict[str, float]:
-    """Rank every candidate for each held-out query under `expert` (default: the task's own)."""
+                  ruled_out: np.ndarray | None = None) -> dict[str, float]:
+    """Rank the candidates for each held-out query under `expert` (default: the task's own).
+
+    `ruled_out[query, candidate]` (rows in the order queries first appear in `pairs`) removes
+    candidates that query may not rank.
+    """
     expert = expert or task
     groups = _grouped(pairs)
     query_ids = list(groups)
     query_vectors = embedder.encode([groups[q][0] for q in query_ids], expert, "query")
     candidate_vectors = embedder.encode(candidate_texts, expert, "candidate")
     matrix = scores(query_vectors, candidate_vectors, embedder.loaded.score_function)
-    position = {doc_id: i for i, doc_id in enumerate(candidate_ids)}
-    exclude = [position.get(q) for q in query_ids] if exclude_self else None
-    order, _ = top_k(matrix, len(candidate_ids), exclude)
+    if ruled_out is not None:
+        matrix = np.where(ruled_out, -np.inf, matrix)
+    order, _ = top_k(matrix, len(candidate_ids))
     recalls, reciprocal = [], []
     for row, query_id in enumerate(query_ids):
-        ranked = [candidate_ids[i] for i in order[row]]
+        ranked = [candidate_ids[i] for i in order[row]
+                  if ruled_out is None or not ruled_out[row, i]]
         recalls.append(recall_at_k(ranked, groups[query_id][1], k))
         reciprocal.append(reciprocal_rank(ranked, groups[query_id][1]))
     return {f"recall@{k}": float(np.mean(recalls)), "MRR": float(np.mean(reciprocal)),
             "queries": len(query_ids)}
+
+
+def uncitable(pairs: list[Pair], papers: list[Document]) -> np.ndarray:
+    """[citing query, paper]: True for the query itself and papers published after it."""
+    years = np.array([np.nan if p.year is None else p.year for p in papers], dtype=float)
+    ids = np.array([p.id for p in papers])
+    by_id = {p.id: p for p in papers}
+    rows = []
+    for query_id in _grouped(pairs):
+        year = by_id[query_id].year if query_id in by_id else None
+        later = years > year if year is not None else np.zeros(len(papers), dtype=bool)
+        rows.append(later | (ids == query_id))
+    return np.array(rows)
 
 
 def evaluate_all(embedder: Embedder, held_out: dict[str, list[Pair]], papers: list[Document],
@@ -55,6 +79,7 @@ def evaluate_all(embedder: Embedder, held_out: dict[str, list[Pair]], papers: li
             results[task] = evaluate_task(embedder, task, pairs, [l.label for l in labels],
                                           label_texts(labels), k)
         else:
+            ruled_out = uncitable(pairs, papers) if task == "link" else None
             results[task] = evaluate_task(embedder, task, pairs, paper_ids, paper_texts, k,
-                                          exclude_self=task == "link")
+                                          ruled_out=ruled_out)
     return results

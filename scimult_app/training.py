@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import resource
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -91,15 +92,20 @@ def trainable_parameters(loaded: LoadedModel, train_shared: bool) -> list[torch.
     return params
 
 
-def _batches(pairs: dict[str, list[Pair]], batch_size: int, rng: random.Random):
-    """Endless task-homogeneous batches, tasks in turn, each task reshuffled every epoch."""
+def _batches(pairs: dict[str, list[Pair]], batch_size: int, seed: int):
+    """Endless task-homogeneous batches, tasks in turn, each task reshuffled every epoch.
+
+    Each task draws from its own random stream, so its batches do not depend on which other
+    tasks are trained.
+    """
+    rngs = {task: random.Random(f"{seed}:{task}") for task in pairs}
     queues = {task: [] for task in pairs}
     while True:
         for task, task_pairs in pairs.items():
             batch: list[Pair] = []
             while len(batch) < min(batch_size, len(task_pairs)):
                 if not queues[task]:
-                    queues[task] = rng.sample(task_pairs, len(task_pairs))
+                    queues[task] = rngs[task].sample(task_pairs, len(task_pairs))
                 batch.append(queues[task].pop())
             yield task, batch
 
@@ -123,6 +129,22 @@ def _encode(loaded: LoadedModel, texts: list[str], side: str, expert: int,
     return pool(hidden, mask, loaded.mean_pool)
 
 
+def known_positives(task_pairs: list[Pair]) -> dict[str, set[str]]:
+    """Each query text's positives, masked out when they appear as another row's candidate.
+
+    Where a text is on both sides (link: a paper cites and is cited), the relation counts both
+    ways: under a shared tower a citer scores like the paper it cites, so it is no negative for
+    that paper either.
+    """
+    queries = {pair.query for pair in task_pairs}
+    positives: dict[str, set[str]] = {}
+    for pair in task_pairs:
+        positives.setdefault(pair.query, set()).add(pair.positive)
+        if pair.positive in queries:
+            positives.setdefault(pair.positive, set()).add(pair.query)
+    return positives
+
+
 def _step_tensors(batch: list[Pair], positives_of: dict[str, set[str]]):
     candidates = list(dict.fromkeys([p.positive for p in batch]
                                     + [n for p in batch for n in p.negatives]))
@@ -142,24 +164,22 @@ def train(loaded: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConfig
     """Fine-tune `loaded.model` in place; returns the loss curve, time and peak memory."""
     check_pairs(pairs)
     configure_threads()
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
     model = loaded.model.to(device)
     params = trainable_parameters(loaded, config.train_shared)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, config.steps // 10))
         * max(0.0, 1 - step / config.steps))
-    positives_of = {task: {} for task in pairs}
-    for task, task_pairs in pairs.items():
-        for pair in task_pairs:
-            positives_of[task].setdefault(pair.query, set()).add(pair.positive)
+    positives_of = {task: known_positives(task_pairs) for task, task_pairs in pairs.items()}
     result = TrainResult()
     started = time.perf_counter()
     model.train()
-    batches = _batches(pairs, config.batch_size, rng)
+    batches = _batches(pairs, config.batch_size, config.seed)
+    task_steps = dict.fromkeys(pairs, 0)
     for step in range(config.steps):
         task, batch = next(batches)
+        task_steps[task] += 1  # dropout masks, like batches, from the task's own stream
+        torch.manual_seed(zlib.crc32(f"{config.seed}:{task}:{task_steps[task]}".encode()))
         expert = loaded.expert_index(task)
         candidates, targets, false_negatives = _step_tensors(batch, positives_of[task])
         queries = _encode(loaded, [p.query for p in batch], "query", expert, config.max_length, device)

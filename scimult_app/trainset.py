@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import random
+from dataclasses import replace
 
 from .documents import Document, label_input
 from .errors import InputError
 from .training import Pair
+
+MAX_LABEL_NEGATIVES = 63  # label texts a classification pair is contrasted with, at most
 
 
 def _unknown(ids: list[str], known: dict, what: str, where: str) -> None:
@@ -70,3 +74,59 @@ def split(pairs: list[Pair], fraction: float = 0.2, seed: int = 0) -> tuple[list
     for pair in pairs:
         (held if is_held_out(pair.query_id, fraction, seed) else train).append(pair)
     return train, held
+
+
+def _citable(paper: Document, citing: Document) -> bool:
+    """Published no later than `citing`, and not citing it."""
+    later = paper.year is not None and citing.year is not None and paper.year > citing.year
+    return not later and citing.id not in [str(i) for i in paper.extra.get("cites") or []]
+
+
+def _paper_negatives(pair: Pair, by_id: dict[str, Document], positives: set[str],
+                     count: int, rng: random.Random) -> tuple[str, ...]:
+    """Papers sharing the positive's most specific label that are not positives of the query."""
+    positive = by_id.get(pair.positive_id)
+    if positive is None or pair.query_id == pair.positive_id or not positive.labels:
+        return ()
+    query = by_id.get(pair.query_id)
+    for label in reversed(positive.labels):
+        pool = [p for p in by_id.values() if label in p.labels and p.id not in positives
+                and p.id != pair.query_id and (query is None or _citable(p, query))]
+        if pool:
+            return tuple(p.model_input() for p in rng.sample(pool, min(count, len(pool))))
+    return ()
+
+
+def _label_negatives(label_text: dict[str, str], positives: set[str],
+                     rng: random.Random) -> tuple[str, ...]:
+    """Every other label of the set; a random MAX_LABEL_NEGATIVES of them in a larger set."""
+    others = [text for name, text in label_text.items() if name not in positives]
+    if len(others) > MAX_LABEL_NEGATIVES:
+        others = rng.sample(others, MAX_LABEL_NEGATIVES)
+    return tuple(others)
+
+
+def with_hard_negatives(pairs: dict[str, list[Pair]], papers: list[Document], labels: list,
+                        per_pair: int = 1, seed: int = 0,
+                        tasks: tuple[str, ...] | None = None) -> dict[str, list[Pair]]:
+    """Add hard negatives: for classification every other label of the set (a full softmax
+    over the label set); for link and search `per_pair` papers of the positive's subfield
+    that the query does not cite or ask for. A task's candidates then are the batch's positives
+    and negatives together. `tasks` limits which tasks get them (default: all)."""
+    by_id = {paper.id: paper for paper in papers}
+    label_text = {label.label: label_input(label.name, label.definition) for label in labels}
+    out: dict[str, list[Pair]] = {}
+    for task, task_pairs in pairs.items():
+        positives: dict[str, set[str]] = {}
+        for pair in task_pairs:
+            positives.setdefault(pair.query_id, set()).add(pair.positive_id)
+        rng = random.Random(f"{seed}:{task}")  # one stream a task
+        if tasks is not None and task not in tasks:
+            out[task] = task_pairs
+        elif task == "classification":
+            out[task] = [replace(pair, negatives=_label_negatives(
+                label_text, positives[pair.query_id], rng)) for pair in task_pairs]
+        else:
+            out[task] = [replace(pair, negatives=_paper_negatives(
+                pair, by_id, positives[pair.query_id], per_pair, rng)) for pair in task_pairs]
+    return out

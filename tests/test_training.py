@@ -166,6 +166,12 @@ def test_cli_train_round_trip(tmp_path, fixture_dir):
     assert "pairs: classification 20, link 30" in run.stderr and "wrote" in run.stderr
     loaded = load_model(out, fixture_dir / "tokenizer")
     assert loaded.num_experts == 3
+    negative = subprocess.run(
+        [sys.executable, "-m", "scimult_app", "train", "--corpus", str(papers), "--base", str(base),
+         "--hard-negatives", "-1", "--output", str(tmp_path / "never.ckpt")],
+        capture_output=True, text=True, timeout=300)
+    assert negative.returncode == 2 and "--hard-negatives at least 0" in negative.stderr
+    assert not (tmp_path / "never.ckpt").exists()
     uncited = tmp_path / "uncited.jsonl"
     uncited.write_text("\n".join(json.dumps({"id": p.id, "title": p.title, "abstract": p.abstract})
                                  for p in corpus()))
@@ -182,7 +188,7 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
     """The `demo` recipe end to end (fewer steps): MiniLM -> 3-expert MoE trained on demo data."""
     from scimult_app import builtin
     monkeypatch.setenv("SCIMULT_APP_CACHE", str(tmp_path))
-    quick = TrainConfig(steps=6, batch_size=4, max_length=32, seed=builtin.DEMO_SEED)
+    quick = TrainConfig(steps=6, batch_size=4, max_length=32, seed=builtin.DEMO_TRAIN_SEED)
     monkeypatch.setattr(builtin, "demo_config", lambda: quick)
     seen = []
     checkpoint, tokenizer = builtin.ensure("demo", lambda step, total, task, loss: seen.append(task))
@@ -194,3 +200,5 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
     for task in ("search", "link", "classification"):
         held_ids = {p.query_id for p in held[task]}
         assert held_ids and not held_ids & {p.query_id for p in train_part[task]}
+        assert not any(p.negatives for p in held[task])
+        assert any(p.negatives for p in train_part[task]) == (task != "search")
