@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import defaultdict
 from dataclasses import replace
 
 from .documents import Document, label_input
@@ -82,16 +83,16 @@ def _citable(paper: Document, citing: Document) -> bool:
     return not later and citing.id not in [str(i) for i in paper.extra.get("cites") or []]
 
 
-def _paper_negatives(pair: Pair, by_id: dict[str, Document], positives: set[str],
-                     count: int, rng: random.Random) -> tuple[str, ...]:
+def _paper_negatives(pair: Pair, by_id: dict[str, Document], members: dict[str, list[Document]],
+                     positives: set[str], count: int, rng: random.Random) -> tuple[str, ...]:
     """Papers sharing the positive's most specific label that are not positives of the query."""
     positive = by_id.get(pair.positive_id)
-    if positive is None or pair.query_id == pair.positive_id or not positive.labels:
+    if positive is None or pair.query_id == pair.positive_id:
         return ()
     query = by_id.get(pair.query_id)
     for label in reversed(positive.labels):
-        pool = [p for p in by_id.values() if label in p.labels and p.id not in positives
-                and p.id != pair.query_id and (query is None or _citable(p, query))]
+        pool = [p for p in members[label] if p.id not in positives and p.id != pair.query_id
+                and (query is None or _citable(p, query))]
         if pool:
             return tuple(p.model_input() for p in rng.sample(pool, min(count, len(pool))))
     return ()
@@ -109,11 +110,15 @@ def _label_negatives(label_text: dict[str, str], positives: set[str],
 def with_hard_negatives(pairs: dict[str, list[Pair]], papers: list[Document], labels: list,
                         per_pair: int = 1, seed: int = 0,
                         tasks: tuple[str, ...] | None = None) -> dict[str, list[Pair]]:
-    """Add hard negatives: for classification every other label of the set (a full softmax
-    over the label set); for link and search `per_pair` papers of the positive's subfield
-    that the query does not cite or ask for. A task's candidates then are the batch's positives
-    and negatives together. `tasks` limits which tasks get them (default: all)."""
+    """Add hard negatives: for classification every other label of the set; for link and
+    search `per_pair` papers sharing the positive's most specific label that the query does
+    not cite or ask for. A batch's candidates then are its positives and negatives together.
+    `tasks` limits which tasks get them (default: all)."""
     by_id = {paper.id: paper for paper in papers}
+    members: dict[str, list[Document]] = defaultdict(list)
+    for paper in papers:
+        for label in paper.labels:
+            members[label].append(paper)
     label_text = {label.label: label_input(label.name, label.definition) for label in labels}
     out: dict[str, list[Pair]] = {}
     for task, task_pairs in pairs.items():
@@ -128,5 +133,6 @@ def with_hard_negatives(pairs: dict[str, list[Pair]], papers: list[Document], la
                 label_text, positives[pair.query_id], rng)) for pair in task_pairs]
         else:
             out[task] = [replace(pair, negatives=_paper_negatives(
-                pair, by_id, positives[pair.query_id], per_pair, rng)) for pair in task_pairs]
+                pair, by_id, members, positives[pair.query_id], per_pair, rng))
+                for pair in task_pairs]
     return out

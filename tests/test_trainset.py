@@ -24,27 +24,29 @@ def test_classification_negatives_are_every_other_label(demo_data):
     texts = {label.label: f"{label.name} [SEP] {label.definition}" for label in labels}
     by_id = {paper.id: paper for paper in papers}
     for pair in hard["classification"]:
-        own = {texts[name] for name in by_id[pair.query_id].labels}
+        own = {texts[name] for name in by_id[pair.query_id].labels if name in texts}
         assert set(pair.negatives) == set(texts.values()) - own
         assert len(pair.negatives) == len(labels) - len(own)
 
 
-def test_link_negatives_are_same_subfield_and_citable(demo_data):
+def test_link_negatives_share_a_label_and_are_citable(demo_data):
     papers, _, pairs, hard = demo_data
     by_text = {paper.model_input(): paper for paper in papers}
     by_id = {paper.id: paper for paper in papers}
-    with_negatives = 0
+    with_negatives, same_subfield, total = 0, 0, 0
     for pair in hard["link"]:
         citing, cited = by_id[pair.query_id], by_id[pair.positive_id]
         for text in pair.negatives:
             negative = by_text[text]
-            assert negative.labels[1] == cited.labels[1]
+            assert negative.labels[0] == cited.labels[0]  # the field, if not the subfield
+            same_subfield += negative.labels[1] == cited.labels[1]
+            total += 1
             assert negative.id not in citing.extra["cites"] and negative.id != citing.id
             assert negative.year <= citing.year
             assert citing.id not in negative.extra.get("cites", [])
         with_negatives += bool(pair.negatives)
         assert len(pair.negatives) <= 2
-    assert with_negatives > len(hard["link"]) / 2
+    assert with_negatives > len(hard["link"]) / 2 and same_subfield > total / 3
     assert [(p.query_id, p.positive_id) for p in hard["link"]] == \
         [(p.query_id, p.positive_id) for p in pairs["link"]]
 
