@@ -122,13 +122,14 @@ def with_hard_negatives(pairs: dict[str, list[Pair]], papers: list[Document], la
     label_text = {label.label: label_input(label.name, label.definition) for label in labels}
     out: dict[str, list[Pair]] = {}
     for task, task_pairs in pairs.items():
+        if tasks is not None and task not in tasks:
+            out[task] = task_pairs
+            continue
         positives: dict[str, set[str]] = {}
         for pair in task_pairs:
             positives.setdefault(pair.query_id, set()).add(pair.positive_id)
         rng = random.Random(f"{seed}:{task}")  # one stream a task
-        if tasks is not None and task not in tasks:
-            out[task] = task_pairs
-        elif task == "classification":
+        if task == "classification":
             out[task] = [replace(pair, negatives=_label_negatives(
                 label_text, positives[pair.query_id], rng)) for pair in task_pairs]
         else:
