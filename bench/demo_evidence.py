@@ -87,13 +87,10 @@ def seed_spread(seeds, built, before, held_out, papers, labels) -> None:
     from scimult_app import builtin
     from scimult_app.embedder import Embedder
     from scimult_app.evaluation import evaluate_all
-    from scimult_app.finetune import fine_tune
-    from scimult_app.loading import load_model
     runs = {builtin.DEMO_TRAIN_SEED: built}
     for seed in seeds:
         started = time.perf_counter()
-        model, _ = fine_tune(load_model("minilm"), builtin.demo_pairs(seed=seed),
-                             builtin.demo_config(seed), 3, "mod2:attn")
+        model, _ = builtin.train_demo(seed)
         runs[seed] = evaluate_all(Embedder(model), held_out, papers, labels)
         print(f"  seed {seed} trained and evaluated in {time.perf_counter() - started:.0f} s",
               flush=True)

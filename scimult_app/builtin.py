@@ -102,13 +102,18 @@ def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
     return with_hard_negatives(part, papers, labels, 1, seed, ("link", "classification"))
 
 
-def build_demo(target: Path, progress: Callable | None = None) -> None:
-    from .export import save_model
+def train_demo(seed: int = DEMO_TRAIN_SEED, progress: Callable | None = None):
+    """The demo recipe: MiniLM made a 3-expert MoE and fine-tuned; returns (model, result)."""
     from .finetune import fine_tune
     from .loading import load_model
-    base = load_model("minilm")
+    return fine_tune(load_model("minilm"), demo_pairs(seed=seed), demo_config(seed), 3,
+                     "mod2:attn", progress)
+
+
+def build_demo(target: Path, progress: Callable | None = None) -> None:
+    from .export import save_model
     config = demo_config()
-    model, result = fine_tune(base, demo_pairs(), config, 3, "mod2:attn", progress)
+    model, result = train_demo(config.seed, progress)
     params = {**model.encoder_params, "pretrained_model_cfg": "sentence-transformers/all-MiniLM-L6-v2",
               "demo_training": {"steps": config.steps, "seed": config.seed,
                                 "seconds": round(result.seconds, 1)}}

@@ -189,7 +189,7 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
     from scimult_app import builtin
     monkeypatch.setenv("SCIMULT_APP_CACHE", str(tmp_path))
     quick = TrainConfig(steps=6, batch_size=4, max_length=32, seed=builtin.DEMO_TRAIN_SEED)
-    monkeypatch.setattr(builtin, "demo_config", lambda: quick)
+    monkeypatch.setattr(builtin, "demo_config", lambda seed=0: quick)
     seen = []
     checkpoint, tokenizer = builtin.ensure("demo", lambda step, total, task, loss: seen.append(task))
     assert seen == ["classification", "link", "search"] * 2
