@@ -43,8 +43,6 @@ def evaluate_task(embedder: Embedder, task: str, pairs: list[Pair], candidate_id
     query_vectors = embedder.encode([groups[q][0] for q in query_ids], expert, "query")
     candidate_vectors = embedder.encode(candidate_texts, expert, "candidate")
     matrix = scores(query_vectors, candidate_vectors, embedder.loaded.score_function)
-    if ruled_out is not None:
-        matrix = np.where(ruled_out, -np.inf, matrix)
     order, _ = top_k(matrix, len(candidate_ids))
     recalls, reciprocal = [], []
     for row, query_id in enumerate(query_ids):
