@@ -80,33 +80,45 @@ def demo_labels() -> list:
             for label in read_label_set(path.name, path.read_bytes())]
 
 
-def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
-    """The demo data's pairs for the three tasks: the held-out part, or the training part.
-
-    Training adds hard negatives to link (one uncited paper of the cited one's subfield) and
-    classification (every other label), not to search: the demo queries' relevance lists are
-    sparse, so a same-subfield paper is often relevant but unlisted, a false negative. Title
-    -> abstract pairs are left out too: next to the demo's written queries they pull the
-    search expert towards a different task (measured: lower held-out MRR). `seed` draws the
-    hard negatives.
-    """
+def demo_all_pairs() -> dict:
+    """Every pair of the demo data for the three tasks, before any split."""
     from . import demo
     from .finetune import training_pairs
-    from .trainset import split, with_hard_negatives
-    papers, labels = demo.papers(), demo_labels()
-    pairs = training_pairs(papers, labels, demo.queries(), title_queries=False)
+    return training_pairs(demo.papers(), demo_labels(), demo.queries(), title_queries=False)
+
+
+def with_demo_negatives(pairs: dict, seed: int = DEMO_TRAIN_SEED) -> dict:
+    """The demo recipe's hard negatives for these training pairs.
+
+    Link gets one uncited paper of the cited one's subfield and classification every other
+    label; search gets none: the demo queries' relevance lists are sparse, so a same-subfield
+    paper is often relevant but unlisted, a false negative. `seed` draws them.
+    """
+    from . import demo
+    from .trainset import with_hard_negatives
+    return with_hard_negatives(pairs, demo.papers(), demo_labels(), 1, seed,
+                               ("link", "classification"))
+
+
+def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
+    """The demo data's held-out pairs, or its training pairs with hard negatives.
+
+    Title -> abstract pairs are left out: next to the demo's written queries they pull the
+    search expert towards a different task (measured: lower held-out MRR).
+    """
+    from .trainset import split
     part = {task: split(task_pairs, DEMO_HOLDOUT, DEMO_SPLIT_SEED)[1 if held_out else 0]
-            for task, task_pairs in pairs.items()}
-    if held_out:
-        return part
-    return with_hard_negatives(part, papers, labels, 1, seed, ("link", "classification"))
+            for task, task_pairs in demo_all_pairs().items()}
+    return part if held_out else with_demo_negatives(part, seed)
 
 
-def train_demo(seed: int = DEMO_TRAIN_SEED, progress: Callable | None = None):
-    """The demo recipe: MiniLM made a 3-expert MoE and fine-tuned; returns (model, result)."""
+def train_demo(seed: int = DEMO_TRAIN_SEED, progress: Callable | None = None,
+               pairs: dict | None = None):
+    """The demo recipe: MiniLM made a 3-expert MoE and fine-tuned on `pairs` (default: the
+    demo training pairs); returns (model, result)."""
     from .finetune import fine_tune
     from .loading import load_model
-    return fine_tune(load_model("minilm"), demo_pairs(seed=seed), demo_config(seed), 3,
+    return fine_tune(load_model("minilm"), pairs or demo_pairs(seed=seed), demo_config(seed), 3,
                      "mod2:attn", progress)
 
 

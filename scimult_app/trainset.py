@@ -63,10 +63,20 @@ def title_pairs(papers: list[Document]) -> list[Pair]:
             for paper in papers if paper.title and paper.abstract]
 
 
+def _position(key: str, seed: int) -> float:
+    """A fixed number in [0, 1) for each key and seed."""
+    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def is_held_out(key: str, fraction: float, seed: int = 0) -> bool:
     """A fixed split: the same key is always on the same side for a given seed."""
-    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < fraction
+    return _position(key, seed) < fraction
+
+
+def fold_of(key: str, folds: int, seed: int = 0) -> int:
+    """A fixed fold in range(folds) for each key, for cross-validation."""
+    return int(_position(key, seed) * folds)
 
 
 def split(pairs: list[Pair], fraction: float = 0.2, seed: int = 0) -> tuple[list[Pair], list[Pair]]:

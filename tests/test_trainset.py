@@ -9,7 +9,7 @@ from scimult_app.evaluation import evaluate_task, uncitable
 from scimult_app.finetune import training_pairs
 from scimult_app.loading import load_model
 from scimult_app.training import Pair, known_positives
-from scimult_app.trainset import with_hard_negatives
+from scimult_app.trainset import fold_of, split, with_hard_negatives
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,14 @@ def test_link_evaluation_skips_later_papers():
                           ruled_out=uncitable(pairs, papers))
     assert plain["MRR"] < 1 and timed["MRR"] == 1.0
     assert timed["recall@1"] == 1.0 and np.isclose(plain["recall@1"], 0.0)
+
+
+def test_folds_partition_the_queries_and_agree_with_the_split():
+    keys = [f"q-{n}" for n in range(400)]
+    folds = [fold_of(key, 5, 13) for key in keys]
+    assert folds == [fold_of(key, 5, 13) for key in keys]  # fixed
+    assert set(folds) == set(range(5)) and min(folds.count(f) for f in range(5)) > 50
+    assert folds != [fold_of(key, 5, 14) for key in keys]
+    # with a fraction of 1/5, the held-out split is exactly fold 0
+    pairs = [Pair("search", key, "paper", query_id=key) for key in keys]
+    assert [p.query_id for p in split(pairs, 0.2, 13)[1]] == [k for k, f in zip(keys, folds) if f == 0]
