@@ -42,14 +42,16 @@ def main() -> None:
     papers, labels = demo.papers(), builtin.demo_labels()
     minilm = Embedder(load_model("minilm"))
     everything = builtin.demo_all_pairs()
+    folds_of = {task: [fold_of(p.query_id, args.folds, builtin.DEMO_SPLIT_SEED) for p in pairs]
+                for task, pairs in everything.items()}
     before, after = [], []
     for fold in range(args.folds):
         started = time.perf_counter()
-        part = {task: ([p for p in pairs if fold_of(p.query_id, args.folds, builtin.DEMO_SPLIT_SEED) != fold],
-                       [p for p in pairs if fold_of(p.query_id, args.folds, builtin.DEMO_SPLIT_SEED) == fold])
+        fit = builtin.with_demo_negatives(
+            {task: [p for p, f in zip(pairs, folds_of[task]) if f != fold]
+             for task, pairs in everything.items()}, seed)
+        held = {task: [p for p, f in zip(pairs, folds_of[task]) if f == fold]
                 for task, pairs in everything.items()}
-        fit = builtin.with_demo_negatives({task: a for task, (a, _) in part.items()}, seed)
-        held = {task: b for task, (_, b) in part.items()}
         model, _ = builtin.train_demo(seed, pairs=fit)
         before.append(evaluate_all(minilm, held, papers, labels))
         after.append(evaluate_all(Embedder(model), held, papers, labels))
