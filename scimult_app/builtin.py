@@ -100,6 +100,23 @@ def with_demo_negatives(pairs: dict, seed: int = DEMO_TRAIN_SEED) -> dict:
                                ("link", "classification"))
 
 
+def demo_folds(folds: int, within_training: bool = False) -> dict:
+    """task -> [(pair, fold)]: the demo pairs in cross-validation folds by query id.
+
+    With the held-out split's seed, fold 0 of 5 is exactly the held-out split. Within training
+    only the training split's pairs take part, their folds drawn with the next seed (the
+    split's own seed would leave fold 0 empty).
+    """
+    from .trainset import fold_of, split
+    pairs = demo_all_pairs()
+    seed = DEMO_SPLIT_SEED + within_training
+    if within_training:
+        pairs = {task: split(task_pairs, DEMO_HOLDOUT, DEMO_SPLIT_SEED)[0]
+                 for task, task_pairs in pairs.items()}
+    return {task: [(pair, fold_of(pair.query_id, folds, seed)) for pair in task_pairs]
+            for task, task_pairs in pairs.items()}
+
+
 def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
     """The demo data's held-out pairs, or its training pairs with hard negatives.
 
@@ -113,13 +130,13 @@ def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
 
 
 def train_demo(seed: int = DEMO_TRAIN_SEED, progress: Callable | None = None,
-               pairs: dict | None = None):
+               pairs: dict | None = None, config=None):
     """The demo recipe: MiniLM made a 3-expert MoE and fine-tuned on `pairs` (default: the
-    demo training pairs); returns (model, result)."""
+    demo training pairs) with `config` (default: `demo_config(seed)`); returns (model, result)."""
     from .finetune import fine_tune
     from .loading import load_model
-    return fine_tune(load_model("minilm"), pairs or demo_pairs(seed=seed), demo_config(seed), 3,
-                     "mod2:attn", progress)
+    return fine_tune(load_model("minilm"), pairs or demo_pairs(seed=seed),
+                     config or demo_config(seed), 3, "mod2:attn", progress)
 
 
 def build_demo(target: Path, progress: Callable | None = None) -> None:

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +203,11 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
         assert held_ids and not held_ids & {p.query_id for p in train_part[task]}
         assert not any(p.negatives for p in held[task])
         assert any(p.negatives for p in train_part[task]) == (task != "search")
+
+
+def test_crossval_script_names_an_unknown_task():
+    run = subprocess.run([sys.executable, "bench/demo_crossval.py", "--tasks", "search,serch"],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2
+    assert "unknown task(s) serch; the tasks are" in run.stderr and "Traceback" not in run.stderr

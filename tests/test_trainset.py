@@ -122,3 +122,13 @@ def test_folds_partition_the_queries_and_agree_with_the_split():
     # with a fraction of 1/5, the held-out split is exactly fold 0
     pairs = [Pair("search", key, "paper", query_id=key) for key in keys]
     assert [p.query_id for p in split(pairs, 0.2, 13)[1]] == [k for k, f in zip(keys, folds) if f == 0]
+
+
+def test_demo_folds_cover_the_held_out_split_or_stay_clear_of_it():
+    held = {task: {p.query_id for p in pairs}
+            for task, pairs in builtin.demo_pairs(held_out=True).items()}
+    for task, pairs in builtin.demo_folds(5).items():
+        assert {p.query_id for p, fold in pairs if fold == 0} == held[task]
+    for task, pairs in builtin.demo_folds(5, within_training=True).items():
+        assert not {p.query_id for p, _ in pairs} & held[task]
+        assert {fold for _, fold in pairs} == set(range(5))  # no empty fold
