@@ -14,7 +14,8 @@ To try a change of the recipe without looking at the held-out pairs, `--within-t
 cross-validates inside the training split only (its folds drawn with another seed).
 `--tasks` trains and ranks only some tasks, each for the steps it gets in the full recipe
 (a step trains only its task's expert, from that task's own seeded stream, so the expert is
-close to the one the full recipe trains; the learning-rate schedule is spread over fewer steps). For example, the search expert at a lower learning rate:
+close to the one the full recipe trains; the learning-rate schedule is spread over fewer
+steps). For example, the search expert at a lower learning rate:
 
     python bench/demo_crossval.py --within-training --tasks search --learning-rate 1e-5
 """

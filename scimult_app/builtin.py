@@ -109,7 +109,7 @@ def demo_folds(folds: int, within_training: bool = False) -> dict:
     """
     from .trainset import fold_of, split
     pairs = demo_all_pairs()
-    seed = DEMO_SPLIT_SEED + within_training
+    seed = DEMO_SPLIT_SEED + 1 if within_training else DEMO_SPLIT_SEED
     if within_training:
         pairs = {task: split(task_pairs, DEMO_HOLDOUT, DEMO_SPLIT_SEED)[0]
                  for task, task_pairs in pairs.items()}
