@@ -48,11 +48,12 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from scimult_app import builtin, demo
-    from scimult_app.embedder import Embedder
-    from scimult_app.evaluation import evaluate_all
-    from scimult_app.experts import EXPERT_NAMES
-    from scimult_app.loading import load_model
+    from scimult_app import builtin
+    from scimult_app.corpus import demo
+    from scimult_app.engine.embedder import Embedder
+    from scimult_app.engine.experts import EXPERT_NAMES
+    from scimult_app.models import open_model
+    from scimult_app.training.evaluation import evaluate_all
 
     tasks = args.tasks.split(",")
     unknown = set(tasks) - set(EXPERT_NAMES)
@@ -62,7 +63,7 @@ def main() -> None:
     seed = builtin.DEMO_TRAIN_SEED if args.seed is None else args.seed
     builtin.ensure("minilm")
     papers, labels = demo.papers(), builtin.demo_labels()
-    minilm = Embedder(load_model("minilm"))
+    minilm = Embedder(open_model("minilm"))
     everything = {task: pairs for task, pairs in builtin.demo_folds(
         args.folds, args.within_training).items() if task in tasks}
     recipe = builtin.demo_config(seed)

@@ -32,11 +32,12 @@ def main() -> None:
     if not args.reuse:
         os.environ["SCIMULT_APP_CACHE"] = tempfile.mkdtemp(prefix="scimult-evidence-")
 
-    from scimult_app import builtin, demo
-    from scimult_app.compare import agreement
-    from scimult_app.embedder import Embedder
-    from scimult_app.evaluation import evaluate_all
-    from scimult_app.loading import load_model
+    from scimult_app import builtin
+    from scimult_app.analysis.compare import agreement
+    from scimult_app.corpus import demo
+    from scimult_app.engine.embedder import Embedder
+    from scimult_app.models import open_model
+    from scimult_app.training.evaluation import evaluate_all
 
     started = time.perf_counter()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -53,7 +54,7 @@ def main() -> None:
     papers = demo.papers()
     labels = builtin.demo_labels()
     held_out = builtin.demo_pairs(held_out=True)
-    minilm, trained = Embedder(load_model("minilm")), Embedder(load_model("demo"))
+    minilm, trained = Embedder(open_model("minilm")), Embedder(open_model("demo"))
     before = evaluate_all(minilm, held_out, papers, labels)
     after = evaluate_all(trained, held_out, papers, labels)
 
@@ -85,8 +86,8 @@ def main() -> None:
 def seed_spread(seeds, built, before, held_out, papers, labels) -> None:
     """Retrain the demo recipe with each seed; print per-seed figures, mean and range."""
     from scimult_app import builtin
-    from scimult_app.embedder import Embedder
-    from scimult_app.evaluation import evaluate_all
+    from scimult_app.engine.embedder import Embedder
+    from scimult_app.training.evaluation import evaluate_all
     runs = {builtin.DEMO_TRAIN_SEED: built}
     for seed in seeds:
         started = time.perf_counter()

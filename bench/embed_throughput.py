@@ -179,7 +179,7 @@ def forward_flops(hidden: int, intermediate: int, layers: int, lengths) -> float
 def reference_encode(loaded, texts: list[str], expert: str = "search",
                      side: str = "candidate") -> np.ndarray:
     """The original SciMult way: batches of 64 in input order, every one padded to 512."""
-    from scimult_app.model import pool
+    from scimult_app.engine.model import pool
     tokenizer = loaded.tokenizer
     encoder = loaded.model.tower(side)
     expert_index = loaded.expert_index(expert)
@@ -217,15 +217,15 @@ def matmul_peak() -> dict:
 
 def measure(job: dict) -> dict:
     """One phase (`ours` or `reference`) for one model: load, warm up, time, save vectors."""
-    from scimult_app.embedder import Embedder
-    from scimult_app.loading import load_model
+    from scimult_app.engine.embedder import Embedder
+    from scimult_app.models import open_model
 
-    loaded = load_model(job["checkpoint"], job["tokenizer"])
+    loaded = open_model(job["checkpoint"], job["tokenizer"])
     texts = make_documents(job["docs"], loaded.tokenizer)
     rss_loaded = max_rss_mb()
     extra = {}
     if job["method"] == "ours":
-        from scimult_app.embedder import plan_batches
+        from scimult_app.engine.embedder import plan_batches
         embedder = Embedder(loaded, device="cpu", use_cache=False,
                             max_tokens=job["max_tokens"] or None)
         ids, _ = loaded.tokenizer.encode(texts, loaded.max_length)
@@ -258,7 +258,7 @@ def measure(job: dict) -> dict:
 
 
 def worker(job: dict) -> dict:
-    from scimult_app.embedder import configure_threads
+    from scimult_app.engine.embedder import configure_threads
     configure_threads()
     if job["method"] == "peak":
         result = matmul_peak()

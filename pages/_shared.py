@@ -1,40 +1,39 @@
 """The widgets and cached resources every page shares: model picker, corpus picker, embeddings."""
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from scimult_app import builtin
-from scimult_app.corpora import DEMO_CORPUS, CorpusStore
-from scimult_app.documents import Document
-from scimult_app.embedder import Embedder
+from scimult_app.corpus.documents import Document
+from scimult_app.corpus.store import DEMO_CORPUS, CorpusStore
+from scimult_app.engine.embedder import Embedder
+from scimult_app.engine.experts import EXPERTS, get_expert
+from scimult_app.engine.loading import LoadedModel
 from scimult_app.errors import ScimultError
-from scimult_app.experts import EXPERTS, get_expert
-from scimult_app.loading import LoadedModel, load_model
-from scimult_app.paths import cache_dir
+from scimult_app.models import default_model, open_model
+from scimult_app.services.demo_build import demo_build_job
+from scimult_app.services.jobs import Job
+from scimult_app.services.memo import VectorMemo, embed_memoized
+from scimult_app.services.uploads import save_upload
 
 MODEL_KEY = "model_choice"  # (source, tokenizer) in session state
 CORPUS_KEY = "corpus_name"
-UPLOAD_CHUNK = 16 * 1024 * 1024
 GOLD_MARK = ":green[:material/check_circle: gold]"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def cached_embedder(source: str, tokenizer: str | None) -> Embedder:
     """One model per (source, tokenizer), shared by every session and loaded once."""
-    return Embedder(load_model(source, tokenizer or None))
+    return Embedder(open_model(source, tokenizer or None))
 
 
 @st.cache_resource
-def _vector_store() -> dict:
-    return {}
+def vector_memo() -> VectorMemo:
+    """Vectors shared by every session, bounded by bytes (SCIMULT_APP_MEMO_MB, default 1024)."""
+    return VectorMemo(int(os.environ.get("SCIMULT_APP_MEMO_MB", "1024")) << 20)
 
 
 @st.cache_resource
@@ -42,67 +41,26 @@ def corpus_store() -> CorpusStore:
     return CorpusStore()
 
 
-class DemoBuild:
-    """The built-in `demo` model, trained once in a background thread while the app runs."""
-
-    def __init__(self) -> None:
-        self.step, self.total, self.error = 0, 0, None
-        self.started = time.time()
-        self.thread = threading.Thread(target=self._run, name="demo-build", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            builtin.ensure("demo", self._progress)
-        except Exception as error:  # shown in the sidebar; minilm stays usable
-            self.error = f"{type(error).__name__}: {error}"
-
-    def _progress(self, step: int, total: int, task: str, loss: float) -> None:
-        self.step, self.total = step, total
-
-    @property
-    def running(self) -> bool:
-        return self.thread.is_alive()
-
-
-@st.cache_resource
-def demo_build() -> DemoBuild | None:
-    """Start building `demo` once per server, unless it is built or building is switched off."""
-    if builtin.is_built("demo") or os.environ.get("SCIMULT_APP_BUILD_DEMO", "1") == "0":
-        return None
-    return DemoBuild()
-
-
-def default_model() -> str:
-    """`demo` once it is built; `minilm` meanwhile."""
-    return "demo" if builtin.is_built("demo") else "minilm"
-
-
 def current_choice() -> tuple[str, str | None]:
     return st.session_state.get(MODEL_KEY, (default_model(), None))
 
 
 def demo_status() -> None:
-    build = demo_build()
-    if build is not None and not builtin.is_built("demo"):
+    job = demo_build_job()
+    if job is not None and not builtin.is_built("demo"):
         with st.sidebar:
-            _demo_progress(build)
+            _demo_progress(job)
 
 
 @st.fragment(run_every=3)
-def _demo_progress(build: DemoBuild) -> None:
+def _demo_progress(job: Job) -> None:
     """Refreshes itself every few seconds; reruns the app when the demo model is ready."""
     if builtin.is_built("demo"):
         st.rerun()
-    if build.error:
-        st.warning(f"The demo model could not be built ({build.error}); minilm is in use.")
-    elif build.running:
-        fraction = build.step / build.total if build.total else 0.0
-        elapsed = time.time() - build.started
-        left = f", about {elapsed / fraction * (1 - fraction) / 60:.0f} min left" if fraction > 0.05 else ""
-        st.progress(fraction, text=f"Training the 3-expert demo model: step "
-                                           f"{build.step}/{build.total or '…'}{left}. "
-                                           "minilm is in use meanwhile.")
+    if job.error:
+        st.warning(f"The demo model could not be built ({job.error}); minilm is in use.")
+    elif job.running:
+        st.progress(job.fraction, text=f"{job.status_line()}. minilm is in use meanwhile.")
 
 
 def current_embedder() -> Embedder | None:
@@ -113,19 +71,6 @@ def current_embedder() -> Embedder | None:
     except ScimultError as error:
         st.error(f"The model could not be loaded. {error}")
         return None
-
-
-def save_upload(uploaded) -> Path:
-    """Stream an uploaded checkpoint to disk in chunks (never a second copy in memory)."""
-    folder = cache_dir() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(uploaded.name).name
-    partial = target.with_suffix(target.suffix + ".part")
-    uploaded.seek(0)
-    with open(partial, "wb") as out:
-        shutil.copyfileobj(uploaded, out, UPLOAD_CHUNK)
-    partial.replace(target)
-    return target
 
 
 def model_sidebar() -> None:
@@ -162,7 +107,7 @@ def model_sidebar() -> None:
                      "checkpoints use BiomedBERT's uncased vocabulary.")
             if st.form_submit_button("Load model"):
                 if uploaded is not None:
-                    path = str(save_upload(uploaded))
+                    path = str(save_upload(uploaded, uploaded.name))
                 if path.strip():
                     st.session_state[MODEL_KEY] = (path.strip(), tokenizer_input.strip() or None)
                 else:
@@ -209,32 +154,20 @@ def current_corpus() -> tuple[str, list[Document]]:
         return DEMO_CORPUS, corpus_store().load(DEMO_CORPUS)
 
 
-def documents_key(docs: list[Document]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for doc in docs:
-        digest.update(doc.id.encode() + b"\x1f" + doc.model_input().encode() + b"\x1e")
-    return digest.hexdigest()
-
-
 def embed_texts(embedder: Embedder, texts: list[str], expert: str, side: str,
                 label: str) -> np.ndarray:
     """Embed with a progress bar the first time; later calls come from memory (or disk cache)."""
-    digest = hashlib.blake2b("\x1e".join(texts).encode(), digest_size=16).hexdigest()
-    key = (embedder.loaded.fingerprint, embedder.loaded.expert_index(expert), side, digest)
-    store = _vector_store()
-    if key not in store:
-        bar = st.progress(0.0, text=f"Embedding {label}…")
+    bar = st.empty()
 
-        def report(done: int, total: int) -> None:
-            bar.progress(done / max(total, 1), text=f"Embedding {label}: {done}/{total}")
+    def report(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Embedding {label}: {done}/{total}")
 
-        result = embedder.embed(texts, expert, side, progress=report)
-        bar.empty()
-        if result.truncated:
-            st.caption(f"{result.truncated} of {len(texts)} texts were cut at "
-                       f"{embedder.loaded.max_length} tokens.")
-        store[key] = result.vectors
-    return store[key]
+    vectors, truncated = embed_memoized(vector_memo(), embedder, texts, expert, side, report)
+    bar.empty()
+    if truncated:
+        st.caption(f"{truncated} of {len(texts)} texts were cut at "
+                   f"{embedder.loaded.max_length} tokens.")
+    return vectors
 
 
 def corpus_vectors(embedder: Embedder, docs: list[Document], expert: str,

@@ -3,8 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import CORPUS_KEY, corpus_store, current_embedder
-from scimult_app import ingest
-from scimult_app.corpora import DEMO_CORPUS
+from scimult_app.corpus import readers as ingest
+from scimult_app.corpus.store import DEMO_CORPUS
 from scimult_app.errors import ScimultError
 
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md"]

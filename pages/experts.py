@@ -3,12 +3,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
-                           paper_label)
-from scimult_app.compare import agreement, align, overlap_at_k
-from scimult_app.experts import EXPERTS
-from scimult_app.projection import cached_project
-from scimult_app.ranking import scores, top_k
+from pages._shared import corpus_vectors, current_corpus, current_embedder, embed_texts, paper_label
+from scimult_app.analysis.compare import agreement, align, overlap_at_k
+from scimult_app.analysis.projection import cached_project
+from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.engine.experts import EXPERTS
 
 st.title("Experts")
 embedder = current_embedder()

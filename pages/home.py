@@ -2,7 +2,7 @@
 import streamlit as st
 
 from pages._shared import current_corpus, current_embedder
-from scimult_app.experts import EXPERTS
+from scimult_app.engine.experts import EXPERTS
 
 st.title("SciMult Explorer")
 st.write(

@@ -4,11 +4,11 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
-                           single_expert_note)
-from scimult_app import demo
+from pages._shared import corpus_vectors, current_corpus, current_embedder, embed_texts, single_expert_note
+from scimult_app.analysis.labels import distribution, evaluate, predict
+from scimult_app.corpus import demo
+from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.errors import ScimultError
-from scimult_app.labels import distribution, evaluate, label_texts, predict, read_label_set
 
 EXPERT = "classification"
 

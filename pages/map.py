@@ -3,10 +3,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (corpus_store, corpus_vectors, current_corpus, current_embedder,
-                           expert_picker, paper_label, single_expert_note)
-from scimult_app.projection import cached_project, clusters
-from scimult_app.selection import clicked_id, highlight, selected_ids
+from pages._shared import (
+    corpus_store,
+    corpus_vectors,
+    current_corpus,
+    current_embedder,
+    expert_picker,
+    paper_label,
+    single_expert_note,
+)
+from scimult_app.analysis.projection import cached_project, clusters
+from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
 
 FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"

@@ -2,9 +2,16 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (corpus_vectors, current_corpus, current_embedder, expert_picker,
-                           paper_label, result_card, single_expert_note)
-from scimult_app.neighbours import graph_layout, neighbour_graph, neighbours
+from pages._shared import (
+    corpus_vectors,
+    current_corpus,
+    current_embedder,
+    expert_picker,
+    paper_label,
+    result_card,
+    single_expert_note,
+)
+from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
 
 FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
 
@@ -52,7 +59,7 @@ with graph_tab:
                                    score_function, depth=depth)
     positions = graph_layout(nodes, edges)
     figure = go.Figure()
-    for source, target, weight in edges:
+    for source, target, _ in edges:
         (x0, y0), (x1, y1) = positions[source], positions[target]
         figure.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", hoverinfo="skip",
                                     line={"width": 1, "color": "#bbbbbb"}, showlegend=False))

@@ -2,12 +2,20 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (GOLD_MARK, corpus_vectors, current_corpus, current_embedder,
-                           embed_texts, result_card, single_expert_note)
-from scimult_app import demo, ingest
+from pages._shared import (
+    GOLD_MARK,
+    corpus_vectors,
+    current_corpus,
+    current_embedder,
+    embed_texts,
+    result_card,
+    single_expert_note,
+)
+from scimult_app.analysis.metrics import recall_at_k, reciprocal_rank
+from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.corpus import demo
+from scimult_app.corpus import readers as ingest
 from scimult_app.errors import ScimultError
-from scimult_app.metrics import recall_at_k, reciprocal_rank
-from scimult_app.ranking import scores, top_k
 
 EXPERT = "link"  # SciMult evaluates PMC-Patients PAR and PPR with the link-prediction expert
 

@@ -2,11 +2,18 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import (corpus_vectors, current_corpus, current_embedder, embed_texts,
-                           expert_picker, result_card, single_expert_note)
-from scimult_app.documents import Document
-from scimult_app.ranking import scores, top_k
-from scimult_app.search_filters import filter_mask, label_options, year_bounds
+from pages._shared import (
+    corpus_vectors,
+    current_corpus,
+    current_embedder,
+    embed_texts,
+    expert_picker,
+    result_card,
+    single_expert_note,
+)
+from scimult_app.analysis.filters import filter_mask, label_options, year_bounds
+from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.corpus.documents import Document
 
 st.title("Search")
 embedder = current_embedder()

@@ -5,16 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import MODEL_KEY, corpus_store, current_choice
-from scimult_app import demo, ingest
-from scimult_app.corpora import DEMO_CORPUS, slug
+from scimult_app.corpus import demo
+from scimult_app.corpus import readers as ingest
+from scimult_app.corpus.labels import read_label_set
+from scimult_app.corpus.store import DEMO_CORPUS, slug
 from scimult_app.errors import ScimultError
-from scimult_app.export import save_model
-from scimult_app.finetune import fine_tune, training_pairs
-from scimult_app.labels import read_label_set
-from scimult_app.loading import load_model
+from scimult_app.models import open_model
 from scimult_app.paths import cache_dir
-from scimult_app.training import TrainConfig
-from scimult_app.trainset import with_hard_negatives
+from scimult_app.training.export import save_model
+from scimult_app.training.finetune import fine_tune, training_pairs
+from scimult_app.training.pairs import with_hard_negatives
+from scimult_app.training.trainer import TrainConfig
 
 st.title("Train")
 st.write(
@@ -77,7 +78,7 @@ st.dataframe(pd.DataFrame([{"task": task, "pairs": len(task_pairs),
 if st.button("Train", type="primary"):
     source, tokenizer = current_choice() if base == "current model" else ("minilm", None)
     try:
-        base_model = load_model(source, tokenizer)
+        base_model = open_model(source, tokenizer)
     except ScimultError as error:
         st.error(str(error))
         st.stop()

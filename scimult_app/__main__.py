@@ -1,6 +1,6 @@
 """Entry point: python -m scimult_app."""
 import sys
 
-from .cli import main
+from scimult_app.cli import main
 
 sys.exit(main())

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
-from .checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
-from .errors import ScimultError
-from .paths import atomic_write_bytes, cache_dir
+from scimult_app.engine.checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
+from scimult_app.errors import ScimultError
+from scimult_app.paths import atomic_write_bytes, cache_dir
 
 NAMES = ("demo", "minilm")
 DEFAULT = "demo"
@@ -68,22 +68,22 @@ def build_minilm(target: Path, progress: Callable | None = None) -> None:
 
 
 def demo_config(seed: int = DEMO_TRAIN_SEED):
-    from .training import TrainConfig
+    from scimult_app.training.trainer import TrainConfig
     return TrainConfig(steps=240, batch_size=16, learning_rate=3e-4, max_length=128, seed=seed)
 
 
 def demo_labels() -> list:
     """Both demo label sets, as one list."""
-    from . import demo
-    from .labels import read_label_set
+    from scimult_app.corpus import demo
+    from scimult_app.corpus.labels import read_label_set
     return [label for path in demo.label_sets().values()
             for label in read_label_set(path.name, path.read_bytes())]
 
 
 def demo_all_pairs() -> dict:
     """Every pair of the demo data for the three tasks, before any split."""
-    from . import demo
-    from .finetune import training_pairs
+    from scimult_app.corpus import demo
+    from scimult_app.training.finetune import training_pairs
     return training_pairs(demo.papers(), demo_labels(), demo.queries(), title_queries=False)
 
 
@@ -94,8 +94,8 @@ def with_demo_negatives(pairs: dict, seed: int = DEMO_TRAIN_SEED) -> dict:
     label; search gets none: the demo queries' relevance lists are sparse, so a same-subfield
     paper is often relevant but unlisted, a false negative. `seed` draws them.
     """
-    from . import demo
-    from .trainset import with_hard_negatives
+    from scimult_app.corpus import demo
+    from scimult_app.training.pairs import with_hard_negatives
     return with_hard_negatives(pairs, demo.papers(), demo_labels(), 1, seed,
                                ("link", "classification"))
 
@@ -107,7 +107,7 @@ def demo_folds(folds: int, within_training: bool = False) -> dict:
     only the training split's pairs take part, their folds drawn with the next seed (the
     split's own seed would leave fold 0 empty).
     """
-    from .trainset import fold_of, split
+    from scimult_app.training.pairs import fold_of, split
     pairs = demo_all_pairs()
     seed = DEMO_SPLIT_SEED + 1 if within_training else DEMO_SPLIT_SEED
     if within_training:
@@ -123,7 +123,7 @@ def demo_pairs(held_out: bool = False, seed: int = DEMO_TRAIN_SEED) -> dict:
     Title -> abstract pairs are left out: next to the demo's written queries they pull the
     search expert towards a different task (measured: lower held-out MRR).
     """
-    from .trainset import split
+    from scimult_app.training.pairs import split
     part = {task: split(task_pairs, DEMO_HOLDOUT, DEMO_SPLIT_SEED)[1 if held_out else 0]
             for task, task_pairs in demo_all_pairs().items()}
     return part if held_out else with_demo_negatives(part, seed)
@@ -133,14 +133,15 @@ def train_demo(seed: int = DEMO_TRAIN_SEED, progress: Callable | None = None,
                pairs: dict | None = None, config=None):
     """The demo recipe: MiniLM made a 3-expert MoE and fine-tuned on `pairs` (default: the
     demo training pairs) with `config` (default: `demo_config(seed)`); returns (model, result)."""
-    from .finetune import fine_tune
-    from .loading import load_model
-    return fine_tune(load_model("minilm"), pairs or demo_pairs(seed=seed),
+    from scimult_app.engine.loading import load_model
+    from scimult_app.training.finetune import fine_tune
+    checkpoint, tokenizer = ensure("minilm")
+    return fine_tune(load_model(checkpoint, tokenizer, name="minilm"), pairs or demo_pairs(seed=seed),
                      config or demo_config(seed), 3, "mod2:attn", progress)
 
 
 def build_demo(target: Path, progress: Callable | None = None) -> None:
-    from .export import save_model
+    from scimult_app.training.export import save_model
     config = demo_config()
     model, result = train_demo(config.seed, progress)
     params = {**model.encoder_params, "pretrained_model_cfg": "sentence-transformers/all-MiniLM-L6-v2",

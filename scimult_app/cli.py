@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import builtin
-from .errors import ScimultError
-from .experts import EXPERT_NAMES
+from scimult_app import builtin
+from scimult_app.engine.experts import EXPERT_NAMES
+from scimult_app.errors import ScimultError
 
 BAD_INPUT, FAILURE = 2, 1
 
@@ -115,9 +115,9 @@ def _build_builtin(name: str) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from .loading import load_model
+    from scimult_app.models import open_model
     _build_builtin(args.checkpoint or builtin.DEFAULT)
-    loaded = load_model(args.checkpoint, args.tokenizer)
+    loaded = open_model(args.checkpoint, args.tokenizer)
     if not loaded.is_moe and getattr(args, "expert", None):
         say(f"note: {loaded.name} is a single-expert model; --expert {args.expert} selects its "
             "one encoder (every expert name gives the same vectors)")
@@ -125,7 +125,7 @@ def _load(args: argparse.Namespace):
 
 
 def _embedder(loaded, args: argparse.Namespace):
-    from .embedder import Embedder
+    from scimult_app.engine.embedder import Embedder
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if args.max_length is not None and args.max_length < 2:
@@ -167,7 +167,7 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_embed(args: argparse.Namespace) -> None:
-    from .documents import read_documents
+    from scimult_app.corpus.documents import read_documents
     output = _check_output(args.output, ".npy")
     documents = read_documents(args.input)
     loaded = _load(args)
@@ -181,8 +181,8 @@ def run_embed(args: argparse.Namespace) -> None:
 
 
 def run_rank(args: argparse.Namespace) -> None:
-    from .documents import read_documents
-    from .ranking import rank_rows, scores
+    from scimult_app.analysis.ranking import rank_rows, scores
+    from scimult_app.corpus.documents import read_documents
     if args.top_k < 1:
         raise UsageError("--top-k must be at least 1")
     output = _check_output(args.output, ".jsonl")
@@ -203,19 +203,19 @@ def run_rank(args: argparse.Namespace) -> None:
 
 
 def _read_queries(path: str) -> list[dict]:
-    from .documents import read_documents
+    from scimult_app.corpus.documents import read_documents
     return [{"id": d.id, "text": d.model_input(), "relevant": d.extra.get("relevant") or []}
             for d in read_documents(path)]
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from .documents import read_documents
-    from .export import save_model
-    from .finetune import fine_tune, training_pairs
-    from .labels import read_label_set
-    from .loading import load_model
-    from .training import TrainConfig
-    from .trainset import with_hard_negatives
+    from scimult_app.corpus.documents import read_documents
+    from scimult_app.corpus.labels import read_label_set
+    from scimult_app.models import open_model
+    from scimult_app.training.export import save_model
+    from scimult_app.training.finetune import fine_tune, training_pairs
+    from scimult_app.training.pairs import with_hard_negatives
+    from scimult_app.training.trainer import TrainConfig
     output = _check_output(args.output, ".ckpt")
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     unknown = [t for t in tasks if t not in EXPERT_NAMES]
@@ -234,7 +234,7 @@ def run_train(args: argparse.Namespace) -> None:
         pairs = with_hard_negatives(pairs, papers, labels, args.hard_negatives, args.seed)
     say("pairs: " + ", ".join(f"{task} {len(p)}" for task, p in pairs.items()))
     _build_builtin(args.base)
-    base = load_model(args.base, args.tokenizer)
+    base = open_model(args.base, args.tokenizer)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, max_length=args.max_length,
                          seed=args.seed, train_shared=args.train_shared)

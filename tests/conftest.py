@@ -1,4 +1,4 @@
-"""Shared test setup: a private cache folder, offline Hugging Face, the shared fixture."""
+"""Shared test setup: a private cache folder, offline Hugging Face, the reference fixture."""
 import os
 import sys
 import tempfile
@@ -13,23 +13,23 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("SCIMULT_APP_BUILD_DEMO", "0")  # no background training during tests
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "scimult_moe_attn_tiny"
+FIXTURE = ROOT / "tests" / "fixtures" / "scimult_moe_attn_tiny"  # a copy of ../shared/fixtures
 
 
 @pytest.fixture(scope="session")
 def fixture_dir() -> Path:
     if not FIXTURE.is_dir():
-        pytest.fail(f"the shared fixture is missing: {FIXTURE} (../shared beside the repo)")
+        pytest.fail(f"the reference fixture is missing: {FIXTURE}")
     return FIXTURE
 
 
 @pytest.fixture(scope="session")
 def fixture_model(fixture_dir):
-    from scimult_app.loading import load_model
-    return load_model(fixture_dir / "model.ckpt", fixture_dir / "tokenizer")
+    from scimult_app.models import open_model
+    return open_model(fixture_dir / "model.ckpt", fixture_dir / "tokenizer")
 
 
 @pytest.fixture(scope="session")
 def minilm():
-    from scimult_app.loading import load_model
-    return load_model("minilm")
+    from scimult_app.models import open_model
+    return open_model("minilm")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scimult_app.compare import agreement, align, overlap_at_k, top_k_by_expert
+from scimult_app.analysis.compare import agreement, align, overlap_at_k, top_k_by_expert
 
 
 def test_overlap_at_k_by_hand():

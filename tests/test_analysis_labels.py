@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from scimult_app.analysis.labels import distribution, evaluate, predict
+from scimult_app.corpus.labels import Label, label_texts, read_label_set
 from scimult_app.errors import InputError
-from scimult_app.labels import (Label, distribution, evaluate, label_texts, predict,
-                                read_label_set)
 
 
 def test_csv_with_and_without_ids():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from scimult_app.metrics import mean_metrics, precision_at_k, recall_at_k, reciprocal_rank
-from scimult_app.neighbours import graph_layout, neighbour_graph, neighbours
+from scimult_app.analysis.metrics import mean_metrics, precision_at_k, recall_at_k, reciprocal_rank
+from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
 
 
 def test_recall_precision_rr_by_hand():

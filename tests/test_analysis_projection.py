@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scimult_app.projection import cached_project, clusters, project, projection_path
+from scimult_app.analysis.projection import cached_project, clusters, project, projection_path
 
 
 def three_blobs(per: int = 20, dim: int = 16, seed: int = 0) -> np.ndarray:

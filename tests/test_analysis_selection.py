@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from scimult_app.selection import clicked_id, highlight, selected_ids
+from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
 
 
 def event(points, box=(), lasso=()):

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from scimult_app import demo
-from scimult_app.embedder import Embedder
-from scimult_app.labels import evaluate, label_texts, predict, read_label_set
-from scimult_app.ranking import scores, top_k
+from scimult_app.analysis.labels import evaluate, predict
+from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.corpus import demo
+from scimult_app.corpus.labels import label_texts, read_label_set
+from scimult_app.engine.embedder import Embedder
 
 TIMEOUT = 240
 
@@ -140,7 +141,7 @@ def test_corpora_paste_and_keep(tmp_path):
     by_label(at.button, "Save corpus").click().run()
     assert not at.exception
     assert any("Saved “Pasted pair” (2 papers)" in s.value for s in at.success)
-    from scimult_app.corpora import CorpusStore
+    from scimult_app.corpus.store import CorpusStore
     assert [d.title for d in CorpusStore().load("Pasted pair")] == [
         "Cold-water corals under warming", "Fast graph kernels"]
 
@@ -156,22 +157,22 @@ def test_train_page_gathers_pairs_and_trains(tmp_path):
     by_label(at.button, "Train").click().run()
     assert not at.exception
     assert any("Trained in" in s.value for s in at.success)
-    from scimult_app.loading import load_model
+    from scimult_app.models import open_model
     from scimult_app.paths import cache_dir
     trained = list((cache_dir() / "trained").glob("apptest-model*.ckpt"))
-    assert len(trained) == 1 and load_model(trained[0], at.session_state["trained_model"][1]).num_experts == 3
+    assert len(trained) == 1 and open_model(trained[0], at.session_state["trained_model"][1]).num_experts == 3
 
 
 def test_checkpoint_upload_is_streamed_to_disk(fixture_dir):
     """An uploaded checkpoint lands on disk byte for byte and then loads like any file."""
     import io
 
-    from pages._shared import save_upload
-    from scimult_app.loading import load_model
+    from scimult_app.models import open_model
+    from scimult_app.services.uploads import save_upload
     upload = io.BytesIO((fixture_dir / "model.ckpt").read_bytes())
     upload.name = "uploaded model.ckpt"
     upload.seek(123)  # the widget may have been read before: saving starts from the top
-    saved = save_upload(upload)
+    saved = save_upload(upload, upload.name)
     assert saved.read_bytes() == (fixture_dir / "model.ckpt").read_bytes()
     assert not list(saved.parent.glob("*.part"))
-    assert load_model(saved, fixture_dir / "tokenizer").num_experts == 3
+    assert open_model(saved, fixture_dir / "tokenizer").num_experts == 3

@@ -3,9 +3,11 @@ import json
 
 import pytest
 
-from scimult_app import corpora, demo, paths
-from scimult_app.corpora import DEMO_CORPUS, CorpusStore
-from scimult_app.documents import Document
+from scimult_app import paths
+from scimult_app.corpus import demo
+from scimult_app.corpus import store as corpora
+from scimult_app.corpus.documents import Document
+from scimult_app.corpus.store import DEMO_CORPUS, CorpusStore
 from scimult_app.errors import InputError, ScimultError
 
 

@@ -1,8 +1,8 @@
 """The shipped demo data holds together: sizes, lengths, ids, citations and labels."""
 from collections import Counter
 
-from scimult_app import demo
-from scimult_app.labels import read_label_set
+from scimult_app.corpus import demo
+from scimult_app.corpus.labels import read_label_set
 
 
 def label_ids(name):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scimult_app.embedder import Embedder
-from scimult_app.ranking import scores
+from scimult_app.analysis.ranking import scores
+from scimult_app.engine.embedder import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 

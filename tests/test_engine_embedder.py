@@ -4,10 +4,10 @@ import sqlite3
 
 import numpy as np
 import pytest
-
-from scimult_app.embedder import Embedder
-from scimult_app.loading import load_model
 from variants import TOKENIZER, bert_embeddings, hf_tokenizer, write_variant
+
+from scimult_app.engine.embedder import Embedder
+from scimult_app.models import open_model
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_bad_expert_or_side(fixture_model):
 def test_max_length_truncation(tmp_path, texts):
     path = tmp_path / "vanilla.ckpt"
     [bert] = write_variant(path, None, layers=2)
-    embedder = Embedder(load_model(path, TOKENIZER), device="cpu", use_cache=False)
+    embedder = Embedder(open_model(path, TOKENIZER), device="cpu", use_cache=False)
     tokenizer = hf_tokenizer()
     for max_length in (8, 32, 512):
         result = embedder.embed(texts, max_length=max_length)

@@ -5,20 +5,29 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from variants import (
+    QUERY_PREFIX,
+    TEXTS,
+    TOKENIZER,
+    bert_embeddings,
+    checkpoint_dict,
+    encoder_params,
+    random_bert,
+    save,
+    tower_dict,
+    write_variant,
+)
 
-from scimult_app.embedder import Embedder
-from scimult_app.errors import (CheckpointError, ScimultError, TokenizerError,
-                                UnsafeCheckpointError)
-from scimult_app.loading import load_model
-from variants import (QUERY_PREFIX, TEXTS, TOKENIZER, bert_embeddings, checkpoint_dict,
-                      encoder_params, random_bert, save, tower_dict, write_variant)
+from scimult_app.engine.embedder import Embedder
+from scimult_app.errors import CheckpointError, ScimultError, TokenizerError, UnsafeCheckpointError
+from scimult_app.models import open_model
 
 HF_CACHE_VARIABLES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE")
 
 
 def refused(path, tokenizer=TOKENIZER, kind=CheckpointError) -> str:
     with pytest.raises(kind) as error:
-        load_model(path, tokenizer)
+        open_model(path, tokenizer)
     message = str(error.value)
     assert str(path) in message
     return message
@@ -30,7 +39,7 @@ def test_random_bytes(tmp_path):
     message = refused(path)
     assert "not a PyTorch checkpoint" in message and "Give a SciMult" in message
     with pytest.raises(CheckpointError) as error:
-        load_model(path, TOKENIZER)
+        open_model(path, TOKENIZER)
     assert not isinstance(error.value, UnsafeCheckpointError)
 
 
@@ -67,7 +76,8 @@ def test_pytorch_file_without_model_dict(tmp_path):
 def test_state_dict_fitting_no_layout(tmp_path):
     bert = random_bert(0, layers=2)
     tower = tower_dict([bert])
-    tower["encoder.layer.1.attention.self.q.weight"] = tower.pop("encoder.layer.1.attention.self.query.weight")
+    tower["encoder.layer.1.attention.self.q.weight"] = tower.pop(
+        "encoder.layer.1.attention.self.query.weight")
     path = save(tmp_path / "renamed.ckpt", checkpoint_dict(tower, None, encoder_params()))
     message = refused(path)
     assert "fits no SciMult layout" in message
@@ -86,11 +96,11 @@ def test_state_dict_without_scimult_prefixes(tmp_path):
 
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(ScimultError, match="no such file"):
-        load_model(tmp_path / "nowhere.ckpt", TOKENIZER)
+        open_model(tmp_path / "nowhere.ckpt", TOKENIZER)
     folder = tmp_path / "folder"
     folder.mkdir()
     with pytest.raises(CheckpointError, match="config.json"):
-        load_model(folder)
+        open_model(folder)
 
 
 @pytest.fixture
@@ -116,7 +126,7 @@ def test_tokenizer_from_local_hf_cache_under_new_name(empty_hf_home, fixture_dir
     snapshot.mkdir(parents=True)
     for name in ("vocab.txt", "config.json"):
         shutil.copy(fixture_dir / "tokenizer" / name, snapshot / name)
-    loaded = load_model(fixture_dir / "model.ckpt")
+    loaded = open_model(fixture_dir / "model.ckpt")
     assert "PubMedBERT" in loaded.encoder_params["pretrained_model_cfg"]
     assert loaded.tokenizer.vocab_file == snapshot / "vocab.txt"
     summary = loaded.summary()
@@ -141,7 +151,7 @@ def test_tokenizer_folder_without_vocab(tmp_path):
     write_variant(path, None, layers=2)
     (tmp_path / "tok").mkdir()
     with pytest.raises(TokenizerError, match="no vocab.txt"):
-        load_model(path, tmp_path / "tok")
+        open_model(path, tmp_path / "tok")
 
 
 @pytest.mark.parametrize("gate,flag", [(True, True), (True, False), (False, True)])
@@ -163,7 +173,7 @@ def test_huggingface_bert_folder(tmp_path):
     bert.save_pretrained(folder)
     shutil.copy(TOKENIZER / "vocab.txt", folder / "vocab.txt")
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
-    loaded = load_model(folder)
+    loaded = open_model(folder)
     summary = loaded.summary()
     assert loaded.format == "huggingface"
     assert summary["architecture"] == "vanilla (single expert)" and summary["experts"] == 1
@@ -180,6 +190,6 @@ def test_huggingface_folder_without_weights(tmp_path):
     random_bert(9, layers=2).config.save_pretrained(folder)
     shutil.copy(TOKENIZER / "vocab.txt", folder / "vocab.txt")
     with pytest.raises(CheckpointError, match="model.safetensors") as error:
-        load_model(folder)
+        open_model(folder)
     assert str(folder) in str(error.value)
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from scimult_app.embedder import Embedder
+from scimult_app.engine.embedder import Embedder
 
 EXPERTS = ("search", "link", "classification")
 SIDES = ("query", "candidate")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scimult_app.embedder import Embedder
+from scimult_app.engine.embedder import Embedder
 
 TEXTS = [
     "A man is eating food.",

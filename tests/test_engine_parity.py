@@ -2,11 +2,21 @@
 import numpy as np
 import pytest
 import torch
+from variants import (
+    TEXTS,
+    TOKENIZER,
+    bert_embeddings,
+    checkpoint_dict,
+    encoder_params,
+    expert_layers,
+    expert_models,
+    random_bert,
+    save,
+    tower_dict,
+)
 
-from scimult_app.embedder import Embedder
-from scimult_app.loading import load_model
-from variants import (TEXTS, TOKENIZER, bert_embeddings, checkpoint_dict, encoder_params,
-                      expert_layers, expert_models, random_bert, save, tower_dict)
+from scimult_app.engine.embedder import Embedder
+from scimult_app.models import open_model
 
 MIXED = [
     "short",
@@ -18,7 +28,7 @@ MIXED = [
 
 
 def embedder(path):
-    return Embedder(load_model(path, TOKENIZER), device="cpu", use_cache=False)
+    return Embedder(open_model(path, TOKENIZER), device="cpu", use_cache=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import pickle
 
 import pytest
 import torch
-
-from scimult_app.errors import UnsafeCheckpointError
-from scimult_app.loading import load_model
-from scimult_app.safe_load import load_pickle
 from variants import TOKENIZER
+
+from scimult_app.engine.safe_load import load_pickle
+from scimult_app.errors import UnsafeCheckpointError
+from scimult_app.models import open_model
 
 # plain pickle.dump writes protocol 4; torch warns about it before refusing the file
 pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol")
@@ -78,7 +78,7 @@ def test_code_running_checkpoint_is_refused(tmp_path, kind, how):
     assert not marker.exists()
     # through the full loader as well
     with pytest.raises(UnsafeCheckpointError, match="refused"):
-        load_model(path, TOKENIZER)
+        open_model(path, TOKENIZER)
     assert not marker.exists()
 
 
@@ -90,5 +90,5 @@ def test_nested_payload_in_an_otherwise_valid_checkpoint(tmp_path, fixture_dir):
     path = tmp_path / "scimult_moe.ckpt"
     torch.save(data, path)
     with pytest.raises(UnsafeCheckpointError, match="system"):
-        load_model(path, TOKENIZER)
+        open_model(path, TOKENIZER)
     assert not marker.exists()

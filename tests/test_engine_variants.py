@@ -6,12 +6,25 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from variants import (
+    CANDIDATE_PREFIX,
+    QUERY_PREFIX,
+    TEXTS,
+    TOKENIZER,
+    bert_embeddings,
+    checkpoint_dict,
+    encoder_params,
+    expert_layers,
+    expert_parts,
+    random_bert,
+    save,
+    storage_locations,
+    tower_dict,
+    write_variant,
+)
 
-from scimult_app.embedder import Embedder
-from scimult_app.loading import load_model
-from variants import (CANDIDATE_PREFIX, QUERY_PREFIX, TEXTS, TOKENIZER, bert_embeddings,
-                      checkpoint_dict, encoder_params, expert_layers, expert_parts, random_bert,
-                      save, storage_locations, tower_dict, write_variant)
+from scimult_app.engine.embedder import Embedder
+from scimult_app.models import open_model
 
 EXPERTS = ("search", "link", "classification")
 MOE_VARIANTS = [
@@ -38,7 +51,7 @@ def test_reference_layer_rules():
 def test_vanilla_shared(tmp_path):
     path = tmp_path / "scimult_vanilla.ckpt"
     [bert] = write_variant(path, None, layers=2)
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     summary = loaded.summary()
     assert summary["architecture"] == "vanilla (single expert)"
     assert summary["experts"] == 1 and not loaded.is_moe
@@ -61,7 +74,7 @@ def test_vanilla_separate_encoders(tmp_path):
     path = save(tmp_path / "vanilla_separate.ckpt",
                 checkpoint_dict(tower_dict([question]), tower_dict([ctx]),
                                 encoder_params(shared_encoder=False)))
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     assert not loaded.shared
     assert loaded.summary()["encoders"] == "separate query and candidate encoders"
     queries = embed(loaded, side="query")
@@ -76,7 +89,7 @@ def test_separate_flag_false_but_equal_towers_is_shared(tmp_path):
     bert = random_bert(4, layers=2)
     path = save(tmp_path / "same.ckpt", checkpoint_dict(tower_dict([bert]), tower_dict([bert]),
                                                         encoder_params(shared_encoder=False)))
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     assert loaded.shared
     assert np.array_equal(embed(loaded, side="query"), embed(loaded, side="candidate"))
 
@@ -85,7 +98,7 @@ def test_separate_flag_false_but_equal_towers_is_shared(tmp_path):
 def test_moe_variant(tmp_path, moe_type, layers):
     path = tmp_path / "moe.ckpt"
     models = write_variant(path, moe_type, layers=layers, seed=layers)
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     summary = loaded.summary()
     rule = expert_layers(moe_type, layers)
     attention, feedforward = expert_parts(moe_type)
@@ -115,7 +128,7 @@ def test_moe_variant(tmp_path, moe_type, layers):
 def test_two_expert_model_refuses_a_third_expert(tmp_path):
     path = tmp_path / "two.ckpt"
     models = write_variant(path, "mod2:attn", num_experts=2, layers=4)
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     assert loaded.num_experts == 2
     assert np.abs(embed(loaded, expert="link") - bert_embeddings(models[1], TEXTS)).max() <= 1e-4
     with pytest.raises(Exception, match="2 experts"):
@@ -129,7 +142,7 @@ def test_dictconfig_encoder_params(tmp_path):
     with zipfile.ZipFile(path) as archive:
         pickled = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
     assert b"omegaconf.dictconfig" in pickled and b"DictConfig" in pickled
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     assert isinstance(loaded.encoder_params, dict)
     assert loaded.encoder_params["moe_type"] == "mod2:attn"
     assert loaded.encoder_params["mean_pool"] is True
@@ -147,8 +160,8 @@ def test_dictconfig_encoder_params(tmp_path):
 def test_position_ids_present_or_absent(tmp_path):
     with_ids = write_variant(tmp_path / "with.ckpt", "mod3:fwd", seed=5, position_ids=True)
     write_variant(tmp_path / "without.ckpt", "mod3:fwd", seed=5, position_ids=False)
-    loaded_with = load_model(tmp_path / "with.ckpt", TOKENIZER)
-    loaded_without = load_model(tmp_path / "without.ckpt", TOKENIZER)
+    loaded_with = open_model(tmp_path / "with.ckpt", TOKENIZER)
+    loaded_without = open_model(tmp_path / "without.ckpt", TOKENIZER)
     for index, expert in enumerate(EXPERTS):
         a = embed(loaded_with, expert=expert)
         b = embed(loaded_without, expert=expert)
@@ -167,7 +180,7 @@ def test_tensors_saved_on_cuda_load_on_cpu(tmp_path):
     else:
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(path, map_location=None, weights_only=True)
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     assert all(p.device.type == "cpu" for p in loaded.model.parameters())
     for index, expert in enumerate(EXPERTS):
         assert np.abs(embed(loaded, expert=expert) - bert_embeddings(models[index], TEXTS)).max() <= 1e-4
@@ -187,12 +200,12 @@ def _tokenizer_folder(tmp_path, heads):
 def test_heads_from_tokenizer_config(tmp_path):
     bert = random_bert(6, layers=2, hidden=32, heads=2)
     path = save(tmp_path / "heads2.ckpt", checkpoint_dict(tower_dict([bert]), None, encoder_params()))
-    loaded = load_model(path, _tokenizer_folder(tmp_path, 2))
+    loaded = open_model(path, _tokenizer_folder(tmp_path, 2))
     assert loaded.config.num_heads == 2
     assert loaded.summary()["attention_heads"] == "2 (config.json)"
     assert np.abs(embed(loaded) - bert_embeddings(bert, TEXTS)).max() <= 1e-4
     # the head count matters: a folder claiming 4 heads gives other vectors
-    wrong = load_model(path, _tokenizer_folder(tmp_path, 4))
+    wrong = open_model(path, _tokenizer_folder(tmp_path, 4))
     assert wrong.config.num_heads == 4
     assert np.abs(embed(wrong) - bert_embeddings(bert, TEXTS)).max() > 1e-3
 
@@ -200,7 +213,7 @@ def test_heads_from_tokenizer_config(tmp_path):
 def test_heads_by_convention_without_config(tmp_path):
     bert = random_bert(7, layers=2, hidden=128, heads=2, intermediate=128)
     path = save(tmp_path / "hidden128.ckpt", checkpoint_dict(tower_dict([bert]), None, encoder_params()))
-    loaded = load_model(path, _tokenizer_folder(tmp_path, None))
+    loaded = open_model(path, _tokenizer_folder(tmp_path, None))
     assert loaded.config.num_heads == 2
     assert loaded.summary()["attention_heads"] == "2 (head size 64 convention)"
     assert np.abs(embed(loaded) - bert_embeddings(bert, TEXTS)).max() <= 1e-4
@@ -214,6 +227,6 @@ def test_released_layout_extras_are_ignored(tmp_path):
     assert "linear.weight" in model_dict
     assert QUERY_PREFIX + "pooler.dense.weight" in model_dict
     assert CANDIDATE_PREFIX + "embeddings.position_ids" in model_dict
-    loaded = load_model(path, TOKENIZER)
+    loaded = open_model(path, TOKENIZER)
     names = dict(loaded.model.named_parameters())
     assert not any("pooler" in name or "linear" in name for name in names)

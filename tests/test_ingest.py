@@ -4,9 +4,9 @@ import json
 import pandas as pd
 import pytest
 
-from scimult_app import ingest
+from scimult_app.corpus import readers as ingest
+from scimult_app.engine.tokenizer import Tokenizer
 from scimult_app.errors import InputError
-from scimult_app.tokenizer import Tokenizer
 
 
 def upload(path):

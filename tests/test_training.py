@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from scimult_app.checkpoint import save_checkpoint
-from scimult_app.documents import Document
-from scimult_app.embedder import Embedder
+from scimult_app.corpus.documents import Document
+from scimult_app.engine.checkpoint import save_checkpoint
+from scimult_app.engine.embedder import Embedder
+from scimult_app.engine.model import BiEncoder, EncoderConfig
 from scimult_app.errors import InputError, ScimultError
-from scimult_app.export import save_model
-from scimult_app.finetune import as_moe, fine_tune, training_pairs
-from scimult_app.loading import load_model
-from scimult_app.model import BiEncoder, EncoderConfig
-from scimult_app.moe import parse_layout
-from scimult_app.training import Pair, TrainConfig, train
+from scimult_app.models import open_model
+from scimult_app.training.export import save_model
+from scimult_app.training.finetune import as_moe, fine_tune, training_pairs
+from scimult_app.training.moe import parse_layout
+from scimult_app.training.pairs import Pair
+from scimult_app.training.trainer import TrainConfig, train
 
 TOPICS = {
     "cardio": "heart failure ejection fraction dyspnea edema diuretic",
@@ -44,7 +45,7 @@ def tiny_dense(path, seed=0, mean_pool=False):
 
 @pytest.fixture
 def tiny(tmp_path, fixture_dir):
-    return load_model(tiny_dense(tmp_path / "tiny.ckpt"), fixture_dir / "tokenizer")
+    return open_model(tiny_dense(tmp_path / "tiny.ckpt"), fixture_dir / "tokenizer")
 
 
 def corpus():
@@ -110,7 +111,7 @@ def test_written_checkpoint_round_trips(tiny, tmp_path, fixture_dir):
     assert "ctx_model.encoder.encoder.layer.3.moe_layer.output_layers.1.LayerNorm.bias" in keys
     assert "ctx_model.encoder.embeddings.position_ids" in keys
     assert "question_model.encoder.pooler.dense.weight" in keys
-    reloaded = load_model(path, fixture_dir / "tokenizer")
+    reloaded = open_model(path, fixture_dir / "tokenizer")
     texts = [p.model_input() for p in corpus()]
     for expert in ("search", "link", "classification"):
         for side in ("query", "candidate"):
@@ -165,7 +166,7 @@ def test_cli_train_round_trip(tmp_path, fixture_dir):
         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "pairs: classification 20, link 30" in run.stderr and "wrote" in run.stderr
-    loaded = load_model(out, fixture_dir / "tokenizer")
+    loaded = open_model(out, fixture_dir / "tokenizer")
     assert loaded.num_experts == 3
     negative = subprocess.run(
         [sys.executable, "-m", "scimult_app", "train", "--corpus", str(papers), "--base", str(base),
@@ -194,7 +195,7 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
     seen = []
     checkpoint, tokenizer = builtin.ensure("demo", lambda step, total, task, loss: seen.append(task))
     assert seen == ["classification", "link", "search"] * 2
-    demo_model = load_model("demo")
+    demo_model = open_model("demo")
     assert demo_model.is_moe and demo_model.config.attention_expert_layers == (1, 3, 5)
     assert demo_model.encoder_params["demo_training"]["steps"] == 6
     held, train_part = builtin.demo_pairs(held_out=True), builtin.demo_pairs()

@@ -2,14 +2,15 @@
 import numpy as np
 import pytest
 
-from scimult_app import builtin, demo
-from scimult_app.documents import Document
-from scimult_app.embedder import Embedder
-from scimult_app.evaluation import evaluate_task, uncitable
-from scimult_app.finetune import training_pairs
-from scimult_app.loading import load_model
-from scimult_app.training import Pair, known_positives
-from scimult_app.trainset import fold_of, split, with_hard_negatives
+from scimult_app import builtin
+from scimult_app.corpus import demo
+from scimult_app.corpus.documents import Document
+from scimult_app.engine.embedder import Embedder
+from scimult_app.models import open_model
+from scimult_app.training.evaluation import evaluate_task, uncitable
+from scimult_app.training.finetune import training_pairs
+from scimult_app.training.pairs import Pair, fold_of, split, with_hard_negatives
+from scimult_app.training.trainer import known_positives
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_uncitable_rules_out_self_and_later_papers():
 
 def test_link_evaluation_skips_later_papers():
     """A later paper on the same topic outranks the cited one unless time is respected."""
-    embedder = Embedder(load_model("minilm"))
+    embedder = Embedder(open_model("minilm"))
     papers = [paper("old", 2005, "gut bacteria in soil"),
               paper("query", 2012, "heart failure drug therapy"),
               paper("later", 2020, "heart failure drug therapy update"),

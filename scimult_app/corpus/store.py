@@ -1,0 +1,188 @@
+"""Corpora kept by name on disk (JSONL + a small meta file), so nothing is lost on restart.
+
+Each corpus is `<slug>.jsonl` (one Document a line) and `<slug>.meta.json` (name, count,
+created, source); the display name lives in the meta file, so renaming moves no data.
+The demo corpus is always there, read-only, straight from data/papers.jsonl.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from scimult_app.corpus import demo
+from scimult_app.corpus.documents import Document
+from scimult_app.errors import InputError
+from scimult_app.paths import atomic_write_bytes, cache_dir
+
+DEMO_CORPUS = "Demo papers"
+MAX_NAME = 80
+FIELDS = {field.name for field in dataclasses.fields(Document)}
+
+
+def slug(name: str) -> str:
+    """A file-safe stem: the name's letters and digits plus a short hash of the exact name."""
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "corpus"
+    return f"{stem}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays, sets and anything else in `extra` become plain JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _document(record: dict) -> Document:
+    return Document(**{key: value for key, value in record.items() if key in FIELDS})
+
+
+def _is_demo(name: str) -> bool:
+    return " ".join(name.split()).lower() == DEMO_CORPUS.lower()
+
+
+class CorpusStore:
+    """Named corpora under `root` (default: the app cache's corpora/ folder).
+
+    `data_dir` is where the demo corpus's papers.jsonl lives (default: the repo's data/).
+    """
+
+    def __init__(self, root: Path | str | None = None, data_dir: Path | str | None = None):
+        self.root = Path(root) if root else cache_dir() / "corpora"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir = Path(data_dir) if data_dir else None
+
+    # -------------------------------------------------------------- reading
+
+    def _metas(self) -> dict[str, tuple[Path, dict]]:
+        found = {}
+        for meta_path in sorted(self.root.glob("*.meta.json")):
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                found[str(meta["name"])] = (meta_path, meta)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a damaged meta file hides that corpus, never the others
+        return found
+
+    def _entry(self, name: str) -> tuple[Path, dict]:
+        metas = self._metas()
+        if name not in metas:
+            raise InputError(f"There is no corpus called “{name}”. Pick one of: "
+                             f"{', '.join(self.names())}.")
+        return metas[name]
+
+    @staticmethod
+    def _data_path(meta_path: Path) -> Path:
+        return meta_path.with_name(meta_path.name[:-len(".meta.json")] + ".jsonl")
+
+    def names(self) -> list[str]:
+        """The demo corpus first, then saved corpora sorted by name (case-insensitive)."""
+        return [DEMO_CORPUS, *sorted(self._metas(), key=lambda n: (n.lower(), n))]
+
+    def info(self, name: str) -> dict:
+        """name, count, created, source (and updated, after a replace or an add)."""
+        if name == DEMO_CORPUS:
+            return {"name": DEMO_CORPUS, "count": len(demo.papers(self.data_dir)),
+                    "created": "", "source": "shipped demo data (read-only)"}
+        return dict(self._entry(name)[1])
+
+    def load(self, name: str) -> list[Document]:
+        if name == DEMO_CORPUS:
+            return demo.papers(self.data_dir)
+        meta_path, _ = self._entry(name)
+        path = self._data_path(meta_path)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return [_document(json.loads(line)) for line in lines if line.strip()]
+        except (OSError, ValueError, TypeError) as error:
+            raise InputError(f"The corpus “{name}” cannot be read ({path}: {error}). Delete "
+                             "it and add its papers again.") from None
+
+    # -------------------------------------------------------------- writing
+
+    def _check_name(self, name: str) -> str:
+        name = " ".join((name or "").split())
+        if not name:
+            raise InputError("Give the corpus a name.")
+        if len(name) > MAX_NAME:
+            raise InputError(f"The name is {len(name)} characters long; the limit is "
+                             f"{MAX_NAME}. Choose a shorter name.")
+        if _is_demo(name):
+            raise InputError(f"“{DEMO_CORPUS}” is the shipped demo corpus and is read-only; "
+                             "choose another name.")
+        return name
+
+    def save(self, name: str, docs: list[Document], source: str = "",
+             overwrite: bool = False) -> None:
+        """Write a corpus atomically; an existing one is replaced only with overwrite=True.
+
+        Everything is checked and serialised before the first byte is written, so a refused
+        or failed save leaves any existing corpus as it was.
+        """
+        name = self._check_name(name)
+        docs = list(docs or [])
+        if not docs:
+            raise InputError(f"There are no documents to save in “{name}”; add some papers "
+                             "first.")
+        ids: set[str] = set()
+        for doc in docs:
+            if doc.id in ids:
+                raise InputError(f"The id “{doc.id}” appears twice in “{name}”; ids "
+                                 "must be unique.")
+            ids.add(doc.id)
+        existing = self._metas().get(name)
+        if existing and not overwrite:
+            raise InputError(f"A corpus called “{name}” already exists. Choose another name, "
+                             "add to it, or replace it.")
+        lines = "".join(json.dumps(dataclasses.asdict(doc), ensure_ascii=False,
+                                   default=_json_default) + "\n" for doc in docs)
+        now = time.strftime("%Y-%m-%d %H:%M")
+        if existing:
+            meta_path, old = existing
+            meta = {**old, "name": name, "count": len(docs), "updated": now,
+                    "source": source or old.get("source", "")}
+        else:
+            meta_path = self.root / f"{slug(name)}.meta.json"
+            number = 2
+            while meta_path.exists():  # the slug is held by a renamed or damaged corpus
+                meta_path = self.root / f"{slug(name)}-{number}.meta.json"
+                number += 1
+            meta = {"name": name, "count": len(docs), "created": now, "source": source}
+        atomic_write_bytes(self._data_path(meta_path), lines.encode("utf-8"))
+        atomic_write_bytes(meta_path, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+
+    def add(self, name: str, docs: list[Document]) -> int:
+        """Append documents whose ids are new to an existing corpus; returns how many."""
+        name = self._check_name(name)
+        current = self.load(name)
+        known = {doc.id for doc in current}
+        fresh = []
+        for doc in docs:
+            if doc.id not in known:
+                known.add(doc.id)
+                fresh.append(doc)
+        if fresh:
+            self.save(name, current + fresh, self.info(name).get("source", ""), overwrite=True)
+        return len(fresh)
+
+    def rename(self, old: str, new: str) -> None:
+        """Give a corpus a new display name (its files stay where they are)."""
+        meta_path, meta = self._entry(self._check_name(old))
+        new = self._check_name(new)
+        if new == meta["name"]:
+            return
+        if new in self._metas():
+            raise InputError(f"A corpus called “{new}” already exists; choose another name.")
+        atomic_write_bytes(meta_path, json.dumps({**meta, "name": new},
+                                                 ensure_ascii=False).encode("utf-8"))
+
+    def delete(self, name: str) -> None:
+        meta_path, _ = self._entry(self._check_name(name))
+        meta_path.unlink(missing_ok=True)  # the meta first: a half-deleted corpus is gone
+        self._data_path(meta_path).unlink(missing_ok=True)

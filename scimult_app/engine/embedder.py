@@ -1,0 +1,153 @@
+"""Texts in, float32 vectors out: length-sorted batches under a token budget, dynamic padding,
+an on-disk cache."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from scimult_app.engine.cache import EmbeddingCache, entry_key
+from scimult_app.engine.experts import check_side
+from scimult_app.engine.loading import LoadedModel
+from scimult_app.engine.model import pool
+
+Progress = Callable[[int, int], None]
+
+# Token budget per batch on CPU, as the float32 elements of the largest activation (the
+# feed-forward intermediate, tokens x intermediate_size): 3 Mi elements = 12 MiB, i.e. 2048
+# padded tokens for MiniLM, 1024 for BERT-base. Bigger batches are fresh mmaps that the kernel
+# faults in and zeroes on every call and that spill out of cache: with 32 texts of ~280 tokens
+# a batch, 1.25x (MiniLM) to 1.7x (BERT-base) slower on two cores (bench/embed_throughput.py).
+ACTIVATION_BUDGET = 3 * 1024 * 1024
+
+
+def configure_threads() -> int:
+    """Use every core this process may run on, unless the user set OMP_NUM_THREADS."""
+    if not os.environ.get("OMP_NUM_THREADS"):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, cores or 1))
+    return torch.get_num_threads()
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is available; use auto or cpu")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+def pad_batch(ids: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad id lists to the longest in the batch (dynamic padding); ids and attention mask."""
+    width = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, tokens in enumerate(ids):
+        input_ids[row, :len(tokens)] = torch.tensor(tokens)
+        mask[row, :len(tokens)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped longest first: at most `batch_size` texts and `max_tokens` padded tokens
+    (count x longest) per batch; a text longer than the budget goes alone."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and \
+                (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+@dataclass
+class EmbeddingResult:
+    vectors: np.ndarray  # (n, d) float32, rows in input order
+    truncated: int  # texts cut at max_length
+    from_cache: int
+
+
+class Embedder:
+    """Encodes texts with one loaded model under a chosen expert and side."""
+
+    def __init__(self, loaded: LoadedModel, device: str = "auto", batch_size: int = 32,
+                 use_cache: bool = True, max_tokens: int | None = None):
+        configure_threads()
+        self.loaded = loaded
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens or self.token_budget()
+        loaded.model.to(self.device)
+        self.cache = EmbeddingCache(loaded.fingerprint) if use_cache else None
+
+    def token_budget(self) -> int:
+        """Padded tokens per batch: on CPU, what keeps the largest activation within
+        ACTIVATION_BUDGET; on a GPU only `batch_size` bounds a batch."""
+        if self.device.type != "cpu":
+            return 1 << 30
+        config = self.loaded.config
+        widest = max(config.intermediate_size, config.hidden_size)
+        return max(1, ACTIVATION_BUDGET // widest)
+
+    @property
+    def dimension(self) -> int:
+        return self.loaded.config.hidden_size
+
+    def encode(self, texts: list[str], expert: str = "search", side: str = "candidate",
+               **options) -> np.ndarray:
+        return self.embed(texts, expert, side, **options).vectors
+
+    def embed(self, texts: list[str], expert: str = "search", side: str = "candidate",
+              batch_size: int | None = None, max_length: int | None = None,
+              progress: Progress | None = None) -> EmbeddingResult:
+        check_side(side)
+        expert_index = self.loaded.expert_index(expert)
+        max_length = min(max_length or self.loaded.max_length, self.loaded.config.max_positions)
+        texts = [text if isinstance(text, str) else str(text) for text in texts]
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        keys = [entry_key(expert_index, side, max_length, text) for text in texts]
+        cached = self.cache.get_many(keys, self.dimension) if self.cache else {}
+        todo = [i for i, key in enumerate(keys) if key not in cached]
+        for i, key in enumerate(keys):
+            if key in cached:
+                vectors[i] = cached[key]
+        ids, truncated = self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+        computed = self._run(ids, expert_index, side, batch_size or self.batch_size,
+                             progress, len(texts) - len(todo), len(texts))
+        fresh = {}
+        for row, i in enumerate(todo):
+            vectors[i] = computed[row]
+            fresh[keys[i]] = computed[row]
+        if self.cache:
+            self.cache.put_many(fresh)
+        if progress:
+            progress(len(texts), len(texts))
+        # texts served from the cache were cut too: count them, so the total does not depend on it
+        from_cache = [texts[i] for i, key in enumerate(keys) if key in cached]
+        cut = sum(n > max_length for n in self.loaded.tokenizer.count_tokens(from_cache))
+        return EmbeddingResult(vectors, sum(truncated) + cut, len(from_cache))
+
+    @torch.inference_mode()
+    def _run(self, ids: list[list[int]], expert_index: int, side: str, batch_size: int,
+             progress: Progress | None, done: int, total: int) -> np.ndarray:
+        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
+        encoder = self.loaded.model.tower(side)
+        pad = self.loaded.tokenizer.pad_id
+        finished = 0
+        for batch in plan_batches([len(row) for row in ids], batch_size, self.max_tokens):
+            input_ids, mask = pad_batch([ids[i] for i in batch], pad, self.device)
+            hidden = encoder(input_ids, mask, expert_index)
+            pooled = pool(hidden, mask, self.loaded.mean_pool)
+            out[batch] = pooled.float().cpu().numpy()
+            finished += len(batch)
+            if progress:
+                progress(done + finished, total)
+        return out
