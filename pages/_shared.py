@@ -63,6 +63,37 @@ def _demo_progress(job: Job) -> None:
         st.progress(job.fraction, text=f"{job.status_line()}. minilm is in use meanwhile.")
 
 
+def job_progress(job: Job) -> None:
+    """A background job's progress with a Cancel button; the page reruns when it ends."""
+    was_running = job.running
+
+    @st.fragment(run_every=2 if was_running else None)
+    def show() -> None:
+        if job.running:
+            st.progress(job.fraction, text=job.status_line())
+            if st.button("Cancel", key=f"cancel-{job.key}"):
+                job.cancel()
+        elif was_running:
+            st.rerun()  # finished since the page ran: draw the result
+        elif job.error:
+            (st.info if job.error == "cancelled" else st.error)(f"{job.title}: {job.error}.")
+
+    show()
+
+
+def require_model_and_corpus(min_papers: int = 1) -> tuple[Embedder, str, list[Document]]:
+    """The chosen model and corpus, or stop the page with a message saying what is missing."""
+    embedder = current_embedder()
+    corpus_name, docs = current_corpus()
+    if embedder is None:
+        st.stop()
+    if len(docs) < min_papers:
+        st.info(f"This page needs a corpus of at least {min_papers} papers; “{corpus_name}” has "
+                f"{len(docs)}. Add papers on the Corpora page or pick another corpus.")
+        st.stop()
+    return embedder, corpus_name, docs
+
+
 def current_embedder() -> Embedder | None:
     """The chosen model, or None (with the error shown) when it cannot be loaded."""
     source, tokenizer = current_choice()

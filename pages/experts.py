@@ -3,17 +3,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import corpus_vectors, current_corpus, current_embedder, embed_texts, paper_label
-from scimult_app.analysis.compare import agreement, align, overlap_at_k
+from pages._shared import corpus_vectors, embed_texts, paper_label, require_model_and_corpus
+from scimult_app.analysis.compare import agreement, align, top_k_by_expert
 from scimult_app.analysis.projection import cached_project
-from scimult_app.analysis.ranking import scores, top_k
 from scimult_app.engine.experts import EXPERTS
 
 st.title("Experts")
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None or len(docs) < 2:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus(2)
 loaded = embedder.loaded
 
 for expert in EXPERTS:
@@ -54,26 +50,20 @@ st.subheader("One paper or query, three experts")
 mode = st.radio("Compare on", ["A paper of the corpus", "A query"], horizontal=True)
 k = st.slider("Top k", 1, min(20, len(docs) - 1), min(10, len(docs) - 1))
 score_function = loaded.score_function
-rankings = {}
+ids = [doc.id for doc in docs]
 if mode == "A paper of the corpus":
     chosen = st.selectbox("Paper", range(len(docs)), format_func=lambda i: paper_label(docs[i]))
-    for name in names:
-        query_vectors, candidate_vectors = vectors[name]
-        indices, _ = top_k(scores(query_vectors[chosen:chosen + 1], candidate_vectors, score_function),
-                           k, exclude=[chosen])
-        rankings[name] = [docs[i].id for i in indices[0]]
+    pairs = {name: (query[chosen], candidates) for name, (query, candidates) in vectors.items()}
+    ranked, overlaps = top_k_by_expert(pairs, ids, k, score_function, exclude=chosen)
 else:
     text = st.text_input("Query", value="heart failure after chemotherapy")
-    for name in names:
-        query_vector = embed_texts(embedder, [text], name, "query", "the query")
-        indices, _ = top_k(scores(query_vector, vectors[name][1], score_function), k)
-        rankings[name] = [docs[i].id for i in indices[0]]
-titles = {doc.id: doc.title or doc.id for doc in docs}
-st.dataframe(pd.DataFrame({name: [titles[i] for i in ranked] for name, ranked in rankings.items()},
-                          index=range(1, k + 1)), width="stretch")
-pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-st.write(" · ".join(f"{a} vs {b}: overlap@{k} = {overlap_at_k(rankings[a], rankings[b], k):.2f}"
-                    for a, b in pairs))
+    pairs = {name: (embed_texts(embedder, [text], name, "query", "the query"), vectors[name][1])
+             for name in names}
+    ranked, overlaps = top_k_by_expert(pairs, ids, k, score_function)
+titles = {doc.id: paper_label(doc) for doc in docs}
+st.dataframe(ranked.map(titles.get), width="stretch")
+st.write(" · ".join(f"{a} vs {b}: overlap@{k} = {overlaps.loc[a, b]:.2f}"
+                    for i, a in enumerate(names) for b in names[i + 1:]))
 
 st.subheader("Corpus-wide agreement")
 table = agreement(vectors, k=10, score_function=score_function)

@@ -4,7 +4,7 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from pages._shared import corpus_vectors, current_corpus, current_embedder, embed_texts, single_expert_note
+from pages._shared import corpus_vectors, embed_texts, require_model_and_corpus, single_expert_note
 from scimult_app.analysis.labels import distribution, evaluate, predict
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
@@ -16,10 +16,7 @@ st.title("Labels")
 st.write("Classification as retrieval: each paper on the query side, each label as "
          "`name [SEP] definition` on the candidate side, both through the **classification "
          "expert**; a paper's labels are its top-k scoring label texts.")
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus()
 single_expert_note(embedder)
 
 shipped = demo.label_sets()

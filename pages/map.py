@@ -6,10 +6,9 @@ import streamlit as st
 from pages._shared import (
     corpus_store,
     corpus_vectors,
-    current_corpus,
-    current_embedder,
     expert_picker,
     paper_label,
+    require_model_and_corpus,
     single_expert_note,
 )
 from scimult_app.analysis.projection import cached_project, clusters
@@ -19,10 +18,7 @@ FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
 
 st.title("Map")
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus()
 
 store = corpus_store()
 left, middle, right = st.columns([2, 2, 3])

@@ -4,10 +4,9 @@ import streamlit as st
 
 from pages._shared import (
     corpus_vectors,
-    current_corpus,
-    current_embedder,
     expert_picker,
     paper_label,
+    require_model_and_corpus,
     result_card,
     single_expert_note,
 )
@@ -16,10 +15,7 @@ from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neigh
 FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
 
 st.title("Neighbours")
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None or not docs:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus(2)
 
 ids = [doc.id for doc in docs]
 focus = st.session_state.get(FOCUS_KEY)

@@ -1,22 +1,21 @@
 """Patients: patient-to-article (PAR) and patient-to-patient (PPR) matching with the link expert."""
-import pandas as pd
 import streamlit as st
 
 from pages._shared import (
     GOLD_MARK,
     corpus_vectors,
-    current_corpus,
-    current_embedder,
     embed_texts,
+    require_model_and_corpus,
     result_card,
     single_expert_note,
 )
-from scimult_app.analysis.metrics import recall_at_k, reciprocal_rank
+from scimult_app.analysis.metrics import mean_metrics
 from scimult_app.analysis.ranking import scores, top_k
 from scimult_app.corpus import demo
 from scimult_app.corpus import readers as ingest
 from scimult_app.errors import ScimultError
 
+METRIC_DEPTH = 100  # MRR looks this deep; recall@10 at 10
 EXPERT = "link"  # SciMult evaluates PMC-Patients PAR and PPR with the link-prediction expert
 
 st.title("Patients")
@@ -39,10 +38,7 @@ with st.expander("Published PMC-Patients figures (leaderboard, percentages)"):
         "differ a lot. Scale there: PAR 5,959 patients against 1,413,087 articles; PPR 2,812 "
         "against 155,151 patients. The demo below is tiny and says nothing about those numbers.")
 
-embedder = current_embedder()
-corpus_name, articles = current_corpus()
-if embedder is None:
-    st.stop()
+embedder, corpus_name, articles = require_model_and_corpus()
 single_expert_note(embedder)
 
 source = st.radio("Patients", ["Demo patients", "Paste summaries", "Upload a file"], horizontal=True)
@@ -73,28 +69,45 @@ article_vectors = corpus_vectors(embedder, articles, EXPERT)
 patient_candidates = embed_texts(embedder, patient_texts, EXPERT, "candidate",
                                  f"{len(patients)} patients (candidate side)")
 score_function = embedder.loaded.score_function
-par_index, par_scores = top_k(scores(patient_queries, article_vectors, score_function), k)
-ppr_index, ppr_scores = top_k(scores(patient_queries, patient_candidates, score_function), k,
+depth = max(k, METRIC_DEPTH)  # metrics are computed at their own depth, not the slider's
+par_index, par_scores = top_k(scores(patient_queries, article_vectors, score_function), depth)
+ppr_index, ppr_scores = top_k(scores(patient_queries, patient_candidates, score_function), depth,
                               exclude=list(range(len(patients))))
 article_ids = [doc.id for doc in articles]
 patient_ids = [p["id"] for p in patients]
 
-has_gold = any(p.get("relevant_articles") for p in patients)
-if has_gold:
-    rows = []
-    for row, patient in enumerate(patients):
-        par_ranked = [article_ids[i] for i in par_index[row]]
-        ppr_ranked = [patient_ids[i] for i in ppr_index[row]]
-        rows.append({"PAR recall@10": recall_at_k(par_ranked, patient.get("relevant_articles", []), 10),
-                     "PAR MRR": reciprocal_rank(par_ranked, patient.get("relevant_articles", [])),
-                     "PPR recall@10": recall_at_k(ppr_ranked, patient.get("similar_patients", []), 10),
-                     "PPR MRR": reciprocal_rank(ppr_ranked, patient.get("similar_patients", []))})
-    means = pd.DataFrame(rows).mean()
-    columns = st.columns(4)
-    for column, (name, value) in zip(columns, means.items()):
-        column.metric(name, f"{value:.2f}")
-    st.caption(f"Over {len(patients)} demo patients with gold links, against “{corpus_name}”; "
-               "MRR within the top k shown. Gold hits are marked.")
+tasks = {"PAR": ("relevant_articles", par_index, article_ids, "articles"),
+         "PPR": ("similar_patients", ppr_index, patient_ids, "patients")}
+shown = []
+for task, (field, index, ids, kind) in tasks.items():
+    if not any(p.get(field) for p in patients):
+        continue
+    present = set(ids)
+    qrels = {p["id"]: [i for i in p.get(field, []) if i in present] for p in patients}
+    runs = {p["id"]: [ids[i] for i in index[row]] for row, p in enumerate(patients)}
+    result = mean_metrics(runs, qrels, ks=(10,))
+    judged = sum(len(p.get(field, [])) for p in patients)
+    found = sum(len(v) for v in qrels.values())
+    if result["queries"] == 0:
+        st.info(f"{task}: none of the {judged} judged {kind} is in “{corpus_name}”, so no "
+                f"{task} metric can be computed. Pick the corpus that holds them (the demo "
+                "patients are judged against “Demo papers”).")
+        continue
+    shown.append((task, kind, result, judged, found))
+if shown:
+    columns = iter(st.columns(2 * len(shown)))
+    for task, _, result, _, _ in shown:
+        next(columns).metric(f"{task} recall@10", f"{result['recall@10']:.2f}")
+        next(columns).metric(f"{task} MRR", f"{result['mrr']:.2f}")
+    st.caption(" ".join(
+        f"{task}: over the {result['queries']} patients with judged {kind} in “{corpus_name}” "
+        f"({found} of {judged} judged ids present; {result['skipped']} patients without any "
+        "left out)." for task, kind, result, judged, found in shown)
+        + f" Recall@10 counts the first 10 results whatever the slider; MRR looks at the first "
+          f"{METRIC_DEPTH}. Gold hits are marked.")
+    if embedder.loaded.name == "demo":
+        st.caption("The built-in demo model was trained on the demo corpus's citations; it never "
+                   "saw these patients.")
 
 chosen = st.selectbox("Patient", range(len(patients)),
                       format_func=lambda i: f"{patient_ids[i]}: {patient_texts[i][:90]}…")
@@ -104,12 +117,12 @@ left, right = st.columns(2)
 with left:
     st.subheader("Articles (PAR)")
     gold = set(patient.get("relevant_articles", []))
-    for rank, (i, score) in enumerate(zip(par_index[chosen], par_scores[chosen]), 1):
+    for rank, (i, score) in enumerate(zip(par_index[chosen][:k], par_scores[chosen][:k]), 1):
         result_card(rank, articles[i], float(score), highlight=articles[i].id in gold if gold else None)
 with right:
     st.subheader("Similar patients (PPR)")
     gold = set(patient.get("similar_patients", []))
-    for rank, (i, score) in enumerate(zip(ppr_index[chosen], ppr_scores[chosen]), 1):
+    for rank, (i, score) in enumerate(zip(ppr_index[chosen][:k], ppr_scores[chosen][:k]), 1):
         with st.container(border=True):
             mark = f" {GOLD_MARK}" if patient_ids[i] in gold else ""
             st.markdown(f"**{rank}. {patient_ids[i]}**{mark} · score {float(score):.3f}")

@@ -4,10 +4,9 @@ import streamlit as st
 
 from pages._shared import (
     corpus_vectors,
-    current_corpus,
-    current_embedder,
     embed_texts,
     expert_picker,
+    require_model_and_corpus,
     result_card,
     single_expert_note,
 )
@@ -16,10 +15,7 @@ from scimult_app.analysis.ranking import scores, top_k
 from scimult_app.corpus.documents import Document
 
 st.title("Search")
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus()
 
 mode = st.radio("Search with", ["A query", "A whole paper"], horizontal=True)
 if mode == "A query":

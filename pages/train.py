@@ -4,18 +4,19 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._shared import MODEL_KEY, corpus_store, current_choice
+from pages._shared import MODEL_KEY, corpus_store, current_choice, job_progress
 from scimult_app.corpus import demo
-from scimult_app.corpus import readers as ingest
 from scimult_app.corpus.labels import read_label_set
-from scimult_app.corpus.store import DEMO_CORPUS, slug
+from scimult_app.corpus.readers import read_queries
+from scimult_app.corpus.store import DEMO_CORPUS
 from scimult_app.errors import ScimultError
-from scimult_app.models import open_model
-from scimult_app.paths import cache_dir
-from scimult_app.training.export import save_model
-from scimult_app.training.finetune import fine_tune, training_pairs
+from scimult_app.services.jobs import JOBS
+from scimult_app.services.training_job import start_training
+from scimult_app.training.finetune import training_pairs
 from scimult_app.training.pairs import with_hard_negatives
 from scimult_app.training.trainer import TrainConfig
+
+JOB_KEY = "train_job"  # the key of this session's training job in JOBS
 
 st.title("Train")
 st.write(
@@ -58,10 +59,7 @@ try:
         labels += read_label_set(label_upload.name, label_upload.getvalue())
     queries = demo.queries() if corpus_name == DEMO_CORPUS else []
     if query_upload is not None:
-        table = ingest.parse_upload(query_upload.name, query_upload.getvalue())
-        queries = [{"id": doc.id, "text": doc.model_input(),
-                    "relevant": ingest.parse_labels(doc.extra.get("relevant"))}
-                   for doc in ingest.to_documents(table, ingest.guess_mapping(table), "query")]
+        queries = read_queries(query_upload.name, query_upload.getvalue())
     pairs = training_pairs(papers, labels, queries, tuple(tasks))
     if hard:
         pairs = with_hard_negatives(pairs, papers, labels, int(hard))
@@ -76,28 +74,21 @@ st.dataframe(pd.DataFrame([{"task": task, "pairs": len(task_pairs),
                            for task, task_pairs in pairs.items()]), hide_index=True, width="stretch")
 
 if st.button("Train", type="primary"):
-    source, tokenizer = current_choice() if base == "current model" else ("minilm", None)
-    try:
-        base_model = open_model(source, tokenizer)
-    except ScimultError as error:
-        st.error(str(error))
-        st.stop()
-    bar = st.progress(0.0, text="Starting…")
+    base_choice = current_choice() if base == "current model" else ("minilm", None)
+    job = start_training(name, base_choice, pairs, TrainConfig(steps=steps), 3, layout)
+    st.session_state[JOB_KEY] = job.key
 
-    def report(step: int, total: int, task: str, loss: float) -> None:
-        bar.progress(step / total, text=f"Step {step}/{total} · {task} · loss {loss:.3f}")
-
-    model, result = fine_tune(base_model, pairs, TrainConfig(steps=steps), 3, layout, report)
-    target = cache_dir() / "trained" / f"{slug(name)}.ckpt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, target)
-    st.session_state["trained_model"] = (str(target), str(model.tokenizer.vocab_file.parent))
-    curve = pd.DataFrame(result.losses, columns=["step", "task", "loss"])
-    st.line_chart(curve.pivot_table(index="step", columns="task", values="loss").ffill())
-    st.success(f"Trained in {result.seconds:.0f} s (peak memory {result.peak_memory_mb:.0f} MB); "
-               f"saved to {target}.")
-
-trained = st.session_state.get("trained_model")
-if trained and st.button(f"Use {trained[0].rsplit('/', 1)[-1]} in the app"):
-    st.session_state[MODEL_KEY] = trained
-    st.rerun()
+job = JOBS.get(st.session_state.get(JOB_KEY, ""))
+if job is not None:
+    job_progress(job)
+    if job.succeeded and job.result is not None:
+        trained = job.result
+        curve = pd.DataFrame(trained.result.losses, columns=["step", "task", "loss"])
+        st.line_chart(curve.pivot_table(index="step", columns="task", values="loss").ffill())
+        st.success(f"Trained in {trained.result.seconds:.0f} s (peak memory "
+                   f"{trained.result.peak_memory_mb:.0f} MB); saved to {trained.checkpoint}.")
+        choice = (str(trained.checkpoint), str(trained.tokenizer))
+        st.session_state["trained_model"] = choice
+        if st.button(f"Use {trained.checkpoint.name} in the app"):
+            st.session_state[MODEL_KEY] = choice
+            st.rerun()

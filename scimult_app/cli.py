@@ -1,4 +1,10 @@
-"""`python -m scimult_app`: info, embed and rank over the same library as the app.
+"""The command line (`scimult` or `python -m scimult_app`) over the same library as the app.
+
+Commands:
+    info   what was detected in a checkpoint (experts, layers, pooling, tokenizer, notes)
+    embed  embed documents with one expert and side into an .npy file
+    rank   rank a corpus for each query; one JSON line per hit
+    train  fine-tune task experts on a labelled, cited or queried corpus; writes a checkpoint
 
 Exit status: 0 on success, 2 for bad arguments or input, 1 for anything else.
 """
@@ -167,7 +173,7 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_embed(args: argparse.Namespace) -> None:
-    from scimult_app.corpus.documents import read_documents
+    from scimult_app.corpus.readers import read_documents
     output = _check_output(args.output, ".npy")
     documents = read_documents(args.input)
     loaded = _load(args)
@@ -182,7 +188,7 @@ def run_embed(args: argparse.Namespace) -> None:
 
 def run_rank(args: argparse.Namespace) -> None:
     from scimult_app.analysis.ranking import rank_rows, scores
-    from scimult_app.corpus.documents import read_documents
+    from scimult_app.corpus.readers import read_documents
     if args.top_k < 1:
         raise UsageError("--top-k must be at least 1")
     output = _check_output(args.output, ".jsonl")
@@ -202,15 +208,9 @@ def run_rank(args: argparse.Namespace) -> None:
         f"documents ({loaded.score_function} score, expert {args.expert})")
 
 
-def _read_queries(path: str) -> list[dict]:
-    from scimult_app.corpus.documents import read_documents
-    return [{"id": d.id, "text": d.model_input(), "relevant": d.extra.get("relevant") or []}
-            for d in read_documents(path)]
-
-
 def run_train(args: argparse.Namespace) -> None:
-    from scimult_app.corpus.documents import read_documents
     from scimult_app.corpus.labels import read_label_set
+    from scimult_app.corpus.readers import queries_from_documents, read_documents
     from scimult_app.models import open_model
     from scimult_app.training.export import save_model
     from scimult_app.training.finetune import fine_tune, training_pairs
@@ -228,7 +228,7 @@ def run_train(args: argparse.Namespace) -> None:
     papers = read_documents(args.corpus)
     labels = [label for path in args.labels
               for label in read_label_set(path, _read_bytes(path))]
-    queries = _read_queries(args.queries) if args.queries else []
+    queries = queries_from_documents(read_documents(args.queries)) if args.queries else []
     pairs = training_pairs(papers, labels, queries, tasks)
     if args.hard_negatives:
         pairs = with_hard_negatives(pairs, papers, labels, args.hard_negatives, args.seed)

@@ -110,6 +110,9 @@ def test_patients_show_gold_metrics():
     for name in ("PAR recall@10", "PAR MRR", "PPR recall@10", "PPR MRR"):
         assert 0.0 <= metric_value(at, name) <= 1.0
     assert metric_value(at, "PAR recall@10") > 0.3
+    before = {name: metric_value(at, name) for name in ("PAR recall@10", "PAR MRR")}
+    by_label(at.slider, "Top k").set_value(3).run()
+    assert {name: metric_value(at, name) for name in before} == before  # @10 means 10
     assert any("check_circle: gold" in m.value for m in at.markdown)
     assert any("scimult_moe_pmcpatients_par.ckpt" in m.value for m in at.markdown)
 
@@ -156,6 +159,10 @@ def test_train_page_gathers_pairs_and_trains(tmp_path):
     by_label(at.text_input, "Save as").input("apptest-model").run()
     by_label(at.button, "Train").click().run()
     assert not at.exception
+    from scimult_app.services.jobs import JOBS
+    job = JOBS.get(at.session_state["train_job"])
+    assert job is not None and job.wait(TIMEOUT) and job.error is None, job and job.error
+    at.run()  # a widget click while training would not have aborted it; the result shows now
     assert any("Trained in" in s.value for s in at.success)
     from scimult_app.models import open_model
     from scimult_app.paths import cache_dir
@@ -176,3 +183,16 @@ def test_checkpoint_upload_is_streamed_to_disk(fixture_dir):
     assert saved.read_bytes() == (fixture_dir / "model.ckpt").read_bytes()
     assert not list(saved.parent.glob("*.part"))
     assert open_model(saved, fixture_dir / "tokenizer").num_experts == 3
+
+
+def test_patients_without_judged_articles_show_no_metric(tmp_path):
+    """Against a corpus holding none of the judged articles: no fake zeros, a message instead."""
+    from scimult_app.corpus.documents import Document
+    from scimult_app.corpus.store import CorpusStore
+    CorpusStore().save("Unrelated", [Document(id=f"x{i}", title=f"Coral reefs {i}",
+                                              abstract="Reef growth under warming water.")
+                                     for i in range(3)])
+    at = open_page("patients", corpus_name="Unrelated")
+    assert not [m for m in at.metric if m.label.startswith("PAR")]
+    assert any("none of the" in i.value and "Unrelated" in i.value for i in at.info)
+    assert metric_value(at, "PPR recall@10") >= 0.0  # patients are judged against each other

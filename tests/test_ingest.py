@@ -353,3 +353,46 @@ def test_token_report_counts_with_a_real_wordpiece_tokenizer(tmp_path):
     assert list(report["tokens"]) == [3, 11]
     assert list(report["truncated"]) == [False, True]
     assert ingest.token_report([], tokenizer, 6).empty
+
+
+def test_one_reading_of_years_and_labels_for_cli_store_and_uploads(tmp_path):
+    """The CLI's reader, the upload reader and record loading agree on every cell."""
+    from scimult_app.corpus.documents import document_from_record
+    record = {"id": "a", "title": "Reefs", "abstract": "Warm water.", "year": "May 2019",
+              "labels": "ecology; oceans", "cites": ["b"]}
+    path = tmp_path / "papers.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "b"}) + "\n")
+    cli_doc = ingest.read_documents(path)[0]
+    upload_doc = documents(upload(path))[0]
+    record_doc = document_from_record(record, "1")
+    for doc in (cli_doc, upload_doc, record_doc):
+        assert (doc.year, doc.labels) == (2019, ["ecology", "oceans"])
+    assert cli_doc == upload_doc
+
+
+def test_cli_reader_is_strict_and_reads_every_format(tmp_path):
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{k1, title={Reef growth}, abstract={Warm water slows it.}, year={2020}}")
+    assert [(d.id, d.year) for d in ingest.read_documents(bib)] == [("k1", 2020)]
+    lines = tmp_path / "queries.txt"
+    lines.write_text("first query\n\nsecond query\n")
+    assert [(d.id, d.text) for d in ingest.read_documents(lines)] == [
+        ("1", "first query"), ("3", "second query")]
+    repeated = tmp_path / "twice.csv"
+    repeated.write_text("id,text\nx,one\nx,two\n")
+    with pytest.raises(InputError, match="twice.csv: the id 'x' appears twice"):
+        ingest.read_documents(repeated)
+    empty_row = tmp_path / "gap.csv"
+    empty_row.write_text("id,text\nx,one\ny,\n")
+    with pytest.raises(InputError, match="gap.csv: 1 of 2 rows have no text"):
+        ingest.read_documents(empty_row)
+    with pytest.raises(InputError, match="missing.jsonl: cannot be read"):
+        ingest.read_documents(tmp_path / "missing.jsonl")
+
+
+def test_read_queries_takes_relevant_ids_from_any_format():
+    data = b'{"id": "q1", "text": "reef warming", "relevant": ["p1", "p2"]}\n'
+    assert ingest.read_queries("q.jsonl", data) == [
+        {"id": "q1", "text": "reef warming", "relevant": ["p1", "p2"]}]
+    csv_data = b"id,text,relevant\nq2,coral growth,p3|p4\n"
+    assert ingest.read_queries("q.csv", csv_data)[0]["relevant"] == ["p3", "p4"]

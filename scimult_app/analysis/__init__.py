@@ -1,0 +1,1 @@
+"""Stage 3: from vectors to answers: rankings, metrics, neighbours, maps, labels, expert comparison."""

@@ -1,16 +1,13 @@
 """Documents and the text SciMult sees: papers as `title [SEP] abstract`, others as plain text.
 
-Readers for the CLI's input files: JSONL (`text`, or `title` and `abstract`), CSV with those
-columns, or plain text with one document a line. Ids come from an `id` field, else the line
-number (1-based).
+Also the one definition of how a cell becomes an id, a year or a list of labels, used by
+every reader (`corpus.readers`) and the corpus store.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from scimult_app.errors import InputError
@@ -42,19 +39,48 @@ def label_input(name: str, definition: str = "", sep: str = SEP) -> str:
     return f"{name} {sep} {definition}" if definition else name
 
 
-def _year(value: Any) -> int | None:
+def is_missing(value: Any) -> bool:
+    """None, NaN or NaT (a table's empty cell); lists and arrays are never missing."""
+    if value is None or type(value).__name__ == "NAType":
+        return True
     try:
-        return int(str(value).strip()[:4])
-    except (TypeError, ValueError):
+        return bool(value != value)  # NaN and NaT are the only values unequal to themselves
+    except (TypeError, ValueError):  # arrays
+        return False
+
+
+def cell_text(value: Any) -> str:
+    """A cell as stripped text: '' for missing, 2019.0 as '2019'."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse_year(value: Any) -> int | None:
+    """A year from 2019, 2019.0, '2019-05-01', '05/01/2019', 'May 2019' or a timestamp."""
+    if is_missing(value) or isinstance(value, bool):
         return None
+    if isinstance(value, (int, float)):
+        return int(value) if float(value).is_integer() and 1000 <= value <= 2999 else None
+    if hasattr(value, "year"):
+        return int(value.year)
+    match = re.search(r"(?<!\d)(1[5-9]\d\d|2\d\d\d)(?!\d)", str(value))
+    return int(match.group(1)) if match else None
 
 
-def _labels(value: Any) -> list[str]:
-    if value is None or value == "":
+def parse_labels(value: Any) -> list[str]:
+    """Labels from a list, or a string split on ';' or '|'."""
+    if is_missing(value):
         return []
-    if isinstance(value, (list, tuple)):
-        return [str(item) for item in value if str(item).strip()]
-    return [part.strip() for part in str(value).replace(";", "|").split("|") if part.strip()]
+    if isinstance(value, str):
+        value = re.split(r"[;|]", value)
+    elif not isinstance(value, (list, tuple, set)) and hasattr(value, "tolist"):
+        value = value.tolist()
+    elif not isinstance(value, (list, tuple, set)):
+        value = [value]
+    return [cell_text(item) for item in value if cell_text(item)]
 
 
 KNOWN = {"id", "title", "abstract", "text", "year", "labels"}
@@ -62,47 +88,11 @@ KNOWN = {"id", "title", "abstract", "text", "year", "labels"}
 
 def document_from_record(record: dict[str, Any], fallback_id: str) -> Document:
     """Build a Document from a mapping with any of id/title/abstract/text/year/labels."""
-    def text_of(name: str) -> str:
-        value = record.get(name)
-        return "" if value is None else str(value).strip()
-
-    doc_id = text_of("id") or fallback_id
-    return Document(id=doc_id, title=text_of("title"), abstract=text_of("abstract"),
-                    text=text_of("text"), year=_year(record.get("year")),
-                    labels=_labels(record.get("labels")),
+    doc_id = cell_text(record.get("id")) or fallback_id
+    return Document(id=doc_id, title=cell_text(record.get("title")),
+                    abstract=cell_text(record.get("abstract")), text=cell_text(record.get("text")),
+                    year=parse_year(record.get("year")), labels=parse_labels(record.get("labels")),
                     extra={k: v for k, v in record.items() if k not in KNOWN})
-
-
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            if encoding == "utf-16" and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-                continue
-            return data.decode(encoding)
-        except UnicodeDecodeError as error:
-            if encoding == "utf-8-sig":
-                raise InputError(
-                    f"{path}: not UTF-8 text (byte {error.start}). Save the file as UTF-8 "
-                    "and try again.") from None
-    return data.decode("utf-8")
-
-
-def _check_usable(path: Path, documents: list[Document]) -> list[Document]:
-    if not documents:
-        raise InputError(f"{path} holds no documents. Give JSONL with a 'text' field (or "
-                         "'title' and 'abstract'), CSV with those columns, or plain text "
-                         "with one document a line.")
-    for number, document in enumerate(documents, 1):
-        if not document.model_input().strip():
-            raise InputError(f"{path}: document {number} (id {document.id}) has no text; it "
-                             "needs 'text', or 'title' and/or 'abstract'.")
-    seen: set[str] = set()
-    for document in documents:
-        if document.id in seen:
-            raise InputError(f"{path}: the id {document.id!r} appears twice; ids must be unique.")
-        seen.add(document.id)
-    return documents
 
 
 def jsonl_records(content: str, where: str, hint: str = "Each line must be one JSON object."
@@ -121,44 +111,3 @@ def jsonl_records(content: str, where: str, hint: str = "Each line must be one J
                              f"{type(record).__name__}. {hint}")
         records.append((number, record))
     return records
-
-
-def parse_jsonl(content: str, where: str) -> list[Document]:
-    return [document_from_record(record, str(number))
-            for number, record in jsonl_records(content, where, "Each line must be one JSON "
-                                                "object with 'text' or 'title'/'abstract'.")]
-
-
-def parse_csv(content: str, where: str, delimiter: str = ",") -> list[Document]:
-    reader = csv.DictReader(io.StringIO(content), delimiter=delimiter)
-    columns = {name.strip().lower() for name in (reader.fieldnames or [])}
-    if not columns & {"text", "title", "abstract"}:
-        raise InputError(f"{where}: no 'text', 'title' or 'abstract' column (found: "
-                         f"{', '.join(sorted(columns)) or 'none'}). Rename the column that "
-                         "holds the text.")
-    documents = []
-    for number, row in enumerate(reader, 1):
-        record = {(key or "").strip().lower(): value for key, value in row.items()}
-        documents.append(document_from_record(record, str(number)))
-    return documents
-
-
-def parse_lines(content: str) -> list[Document]:
-    return [Document(id=str(number), text=line.strip())
-            for number, line in enumerate(content.splitlines(), 1) if line.strip()]
-
-
-def read_documents(path: str | Path) -> list[Document]:
-    """Read JSONL, CSV or plain text (by extension) into Documents, with clear errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file.")
-    content = _decode(path)
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        documents = parse_jsonl(content, str(path))
-    elif suffix in (".csv", ".tsv"):
-        documents = parse_csv(content, str(path), "\t" if suffix == ".tsv" else ",")
-    else:
-        documents = parse_lines(content)
-    return _check_usable(path, documents)

@@ -19,7 +19,7 @@ class Label:
     definition: str = ""
 
 
-def slug(name: str) -> str:
+def label_id_from_name(name: str) -> str:
     """A label id from a name: lower case, runs of non-word characters turned into '-'."""
     return re.sub(r"[^\w]+", "-", name.strip().lower()).strip("-_") or name.strip()
 
@@ -47,7 +47,7 @@ def _records_jsonl(filename: str, content: str) -> list[tuple[int, dict]]:
 def read_label_set(filename: str, data: bytes) -> list[Label]:
     """Labels from CSV/TSV (columns) or JSONL (fields): name, optional definition and label id.
 
-    A missing label id becomes a slug of the name. Raises InputError naming the file.
+    A missing label id is made from the name (label_id_from_name). Raises InputError naming the file.
     """
     try:
         content = data.decode("utf-8-sig")
@@ -68,7 +68,7 @@ def read_label_set(filename: str, data: bytes) -> list[Label]:
             if not any(_text(value) for value in record.values()):
                 continue  # a blank row
             raise InputError(f"{filename}, {unit} {number}: the label has no name.")
-        label_id = _text(record.get("label")) or _text(record.get("id")) or slug(name)
+        label_id = _text(record.get("label")) or _text(record.get("id")) or label_id_from_name(name)
         if label_id in first_seen:
             raise InputError(f"{filename}: the label id {label_id!r} appears twice ({unit}s "
                              f"{first_seen[label_id]} and {number}); label ids must be unique.")

@@ -15,7 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from scimult_app.corpus.documents import Document, jsonl_records
+from scimult_app.corpus.documents import (
+    Document,
+    cell_text,
+    is_missing,
+    jsonl_records,
+    parse_labels,
+    parse_year,
+)
 from scimult_app.errors import InputError
 
 MAX_BYTES = 50_000_000
@@ -437,48 +444,6 @@ def guess_mapping(table: pd.DataFrame) -> dict[str, str | None]:
     return mapping
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists and arrays
-        return False
-
-
-def _text(value: Any) -> str:
-    if _missing(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def parse_year(value: Any) -> int | None:
-    """A year from 2019, 2019.0, '2019-05-01', '05/01/2019', 'May 2019' or a timestamp."""
-    if _missing(value) or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value) if float(value).is_integer() and 1000 <= value <= 2999 else None
-    if hasattr(value, "year"):
-        return int(value.year)
-    match = re.search(r"(?<!\d)(1[5-9]\d\d|2\d\d\d)(?!\d)", str(value))
-    return int(match.group(1)) if match else None
-
-
-def parse_labels(value: Any) -> list[str]:
-    """Labels from a list, or a string split on ';' or '|'."""
-    if _missing(value):
-        return []
-    if isinstance(value, str):
-        value = re.split(r"[;|]", value)
-    elif not isinstance(value, (list, tuple, set)) and hasattr(value, "tolist"):
-        value = value.tolist()
-    elif not isinstance(value, (list, tuple, set)):
-        value = [value]
-    return [_text(item) for item in value if _text(item)]
-
-
 def _plain(value: Any) -> Any:
     """A JSON-friendly copy of a table cell (numpy scalars and arrays become Python ones)."""
     if hasattr(value, "tolist"):
@@ -492,8 +457,8 @@ def to_documents_counted(table: pd.DataFrame, mapping: dict[str, str | None],
                          id_prefix: str = "doc") -> tuple[list[Document], int]:
     """Documents from a table and a role mapping, and how many rows had no text (left out).
 
-    Missing ids become `{id_prefix}-{row}`; repeated ids get `-2`, `-3`; columns the mapping
-    does not use go to `Document.extra`.
+    Missing ids become `{id_prefix}-{row}` (the bare row number without a prefix); repeated
+    ids get `-2`, `-3`; columns the mapping does not use go to `Document.extra`.
     """
     used = {column for column in mapping.values() if column}
     docs, seen, skipped = [], set(), 0
@@ -503,13 +468,13 @@ def to_documents_counted(table: pd.DataFrame, mapping: dict[str, str | None],
 
         extra = {}
         for column, value in row.items():
-            if str(column) in used or _missing(value) or (isinstance(value, str) and not value):
+            if str(column) in used or is_missing(value) or (isinstance(value, str) and not value):
                 continue
             value = parse_labels(value) if str(column).lower() in LIST_EXTRAS else _plain(value)
             extra[str(column)] = value
-        doc = Document(id=_text(cell("id")) or f"{id_prefix}-{number}",
-                       title=_text(cell("title")), abstract=_text(cell("abstract")),
-                       text=_text(cell("text")), year=parse_year(cell("year")),
+        doc = Document(id=cell_text(cell("id")) or "-".join(filter(None, (id_prefix, str(number)))),
+                       title=cell_text(cell("title")), abstract=cell_text(cell("abstract")),
+                       text=cell_text(cell("text")), year=parse_year(cell("year")),
                        labels=parse_labels(cell("labels")), extra=extra)
         if not doc.model_input().strip():
             skipped += 1
@@ -545,3 +510,54 @@ def token_report(docs: list[Document], tokenizer: Any, max_length: int) -> pd.Da
     return pd.DataFrame({"id": [d.id for d in docs], "title": [d.title for d in docs],
                          "tokens": pd.Series(counts, dtype="int64"),
                          "truncated": pd.Series([n > max_length for n in counts], dtype=bool)})
+
+
+def read_documents(path: str | Path) -> list[Document]:
+    """A whole input file for the CLI, strictly: every row needs text, ids must be unique.
+
+    Any upload format by extension (JSONL, JSON, CSV, TSV, BibTeX, RIS, PDF); `.txt` and
+    files without a known extension hold one document a line. Ids come from an id column,
+    else the row or line number (from 1).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error}). Check the path."
+                         ) from None
+    extension = path.suffix.lower().lstrip(".")
+    if extension in SUPPORTED and extension not in ("txt", "md"):
+        table = parse_upload(str(path), data, max_bytes=len(data) + 1)
+        mapping = guess_mapping(table)
+    else:
+        lines = [line.strip() for line in decode(str(path), data).splitlines()]
+        table = pd.DataFrame({"id": [str(n) for n, line in enumerate(lines, 1) if line],
+                              "text": [line for line in lines if line]})
+        mapping = {"id": "id", "text": "text"}
+        if table.empty:
+            raise InputError(f"{path} holds no documents. Give JSONL with a 'text' field (or "
+                             "'title' and 'abstract'), CSV with those columns, or plain text "
+                             "with one document a line.")
+    if mapping.get("id"):
+        ids = table[mapping["id"]].map(cell_text)
+        repeated = ids[ids.duplicated() & (ids != "")]
+        if len(repeated):
+            raise InputError(f"{path}: the id {repeated.iloc[0]!r} appears twice; ids must be "
+                             "unique.")
+    docs, skipped = to_documents_counted(table, mapping, id_prefix="")
+    if skipped or not docs:
+        raise InputError(f"{path}: {skipped} of {len(table)} rows have no text; each needs "
+                         "'text', or 'title' and/or 'abstract'.")
+    return docs
+
+
+def queries_from_documents(docs: list[Document]) -> list[dict]:
+    """Search queries (`id`, `text`, `relevant` paper ids) from documents read by any reader."""
+    return [{"id": doc.id, "text": doc.model_input(),
+             "relevant": parse_labels(doc.extra.get("relevant"))} for doc in docs]
+
+
+def read_queries(filename: str, data: bytes) -> list[dict]:
+    """Queries with their relevant paper ids from an uploaded CSV/TSV/JSONL/JSON file."""
+    table = parse_upload(filename, data)
+    return queries_from_documents(to_documents(table, guess_mapping(table), "query"))

@@ -1,6 +1,6 @@
 """Corpora kept by name on disk (JSONL + a small meta file), so nothing is lost on restart.
 
-Each corpus is `<slug>.jsonl` (one Document a line) and `<slug>.meta.json` (name, count,
+Each corpus is `<file stem>.jsonl` (one Document a line) and `<file stem>.meta.json` (name, count,
 created, source); the display name lives in the meta file, so renaming moves no data.
 The demo corpus is always there, read-only, straight from data/papers.jsonl.
 """
@@ -24,7 +24,7 @@ MAX_NAME = 80
 FIELDS = {field.name for field in dataclasses.fields(Document)}
 
 
-def slug(name: str) -> str:
+def file_stem(name: str) -> str:
     """A file-safe stem: the name's letters and digits plus a short hash of the exact name."""
     stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "corpus"
     return f"{stem}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
@@ -148,10 +148,10 @@ class CorpusStore:
             meta = {**old, "name": name, "count": len(docs), "updated": now,
                     "source": source or old.get("source", "")}
         else:
-            meta_path = self.root / f"{slug(name)}.meta.json"
+            meta_path = self.root / f"{file_stem(name)}.meta.json"
             number = 2
-            while meta_path.exists():  # the slug is held by a renamed or damaged corpus
-                meta_path = self.root / f"{slug(name)}-{number}.meta.json"
+            while meta_path.exists():  # the file stem is held by a renamed or damaged corpus
+                meta_path = self.root / f"{file_stem(name)}-{number}.meta.json"
                 number += 1
             meta = {"name": name, "count": len(docs), "created": now, "source": source}
         atomic_write_bytes(self._data_path(meta_path), lines.encode("utf-8"))

@@ -41,7 +41,8 @@ class Embeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        # input_ids (B, T) -> hidden (B, T, H)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
         # token_type_ids are all zero in SciMult, so row 0 is added to every token
         hidden = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
                   + self.token_type_embeddings.weight[0])
@@ -70,11 +71,13 @@ class SelfAttention(nn.Module):
         return self.query, self.key, self.value
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
-        batch, length, size = hidden.shape
+        batch, length, size = hidden.shape  # (B, T, H)
+        # query, key, value: (B, T, H) -> (B, heads, T, H / heads)
         heads = [proj(hidden).view(batch, length, self.num_heads, -1).transpose(1, 2)
                  for proj in self.projections(expert)]
-        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)
-        return context.transpose(1, 2).reshape(batch, length, size)
+        # softmax(q k^T / sqrt(H / heads) + mask) v; mask (B, 1, 1, T) hides padding keys
+        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)  # (B, heads, T, H / heads)
+        return context.transpose(1, 2).reshape(batch, length, size)  # (B, T, H)
 
 
 class AttentionOutput(nn.Module):
@@ -91,7 +94,7 @@ class AttentionOutput(nn.Module):
 
     def forward(self, context: torch.Tensor, residual: torch.Tensor, expert: int) -> torch.Tensor:
         dense = self.moe_dense[expert] if hasattr(self, "moe_dense") else self.dense
-        return self.LayerNorm(dense(context) + residual)
+        return self.LayerNorm(dense(context) + residual)  # post-LayerNorm: (B, T, H)
 
 
 class Attention(nn.Module):
@@ -110,7 +113,7 @@ class Intermediate(nn.Module):
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.dense(hidden))
+        return F.gelu(self.dense(hidden))  # (B, T, H) -> (B, T, intermediate), exact erf GELU
 
 
 class Output(nn.Module):
@@ -120,7 +123,7 @@ class Output(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(self, intermediate: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dense(intermediate) + residual)
+        return self.LayerNorm(self.dense(intermediate) + residual)  # (B, T, intermediate) -> (B, T, H)
 
 
 class FeedForwardExperts(nn.Module):
@@ -173,9 +176,10 @@ class Transformer(nn.Module):
         if not 0 <= expert < self.config.num_experts:
             raise ValueError(f"expert index {expert} out of range for "
                              f"{self.config.num_experts} expert(s)")
-        # boolean mask (batch, 1, 1, length): True where a key may be attended to
+        # attention_mask (B, T), 1 on real tokens -> boolean (B, 1, 1, T): True where a key
+        # may be attended to, broadcast over heads and query positions
         mask = attention_mask.bool()[:, None, None, :]
-        hidden = self.embeddings(input_ids)
+        hidden = self.embeddings(input_ids)  # (B, T, H)
         for layer in self.encoder.layer:
             hidden = layer(hidden, mask, expert)
         return hidden
@@ -191,10 +195,11 @@ class Tower(nn.Module):
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mean_pool: bool) -> torch.Tensor:
     """SciMult's representation: [CLS] state, or the masked mean L2-normalised."""
+    # hidden (B, T, H), attention_mask (B, T) -> (B, H)
     if not mean_pool:
-        return hidden[:, 0]
-    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    summed = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+        return hidden[:, 0]  # the [CLS] position
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1): 0 on padding
+    summed = (hidden * weights).sum(dim=1) / weights.sum(dim=1)  # (B, H) mean over real tokens
     return F.normalize(summed, p=2, dim=-1)
 
 
