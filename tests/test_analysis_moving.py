@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from scimult_app.analysis.compare import align
-from scimult_app.analysis.moving import displacement, farthest_moved, map_spread, tween
+from scimult_app.analysis.moving import (
+    animation_rows,
+    displacement,
+    farthest_moved,
+    map_spread,
+    tween,
+)
 
 
 def test_displacement_and_spread():
@@ -49,3 +55,12 @@ def test_tween_eases_from_start_to_end():
     assert steps[0] < steps[1] and steps[3] < steps[2]  # slow at both ends
     with pytest.raises(ValueError):
         tween(start, end, steps=0)
+
+
+def test_animation_rows_keep_the_farthest_movers():
+    assert animation_rows(np.ones(5), limit=10).tolist() == [0, 1, 2, 3, 4]
+    distances = np.zeros(100)
+    distances[[7, 42, 93]] = [5.0, 9.0, 7.0]
+    rows = animation_rows(distances, limit=10)
+    assert len(rows) == 10 and {7, 42, 93} <= set(rows.tolist())
+    assert rows.tolist() == sorted(set(rows.tolist()))  # input order, no repeats

@@ -53,3 +53,17 @@ def tween(start: np.ndarray, end: np.ndarray, steps: int = 12) -> list[np.ndarra
         raise ValueError(f"cannot move between maps of shapes {start.shape} and {end.shape}")
     fractions = (1 - np.cos(np.linspace(0.0, np.pi, steps + 1))) / 2  # smooth 0 -> 1
     return [start + fraction * (end - start) for fraction in fractions]
+
+
+def animation_rows(distances: np.ndarray, limit: int = 3000) -> np.ndarray:
+    """Which papers to animate: all up to `limit`; beyond it the limit // 2 farthest movers and
+    an even sample of the rest, in input order (a browser animates a few thousand points
+    smoothly, not a hundred thousand)."""
+    distances = np.asarray(distances)
+    n = len(distances)
+    if n <= limit:
+        return np.arange(n)
+    farthest = np.argsort(-distances, kind="stable")[:limit // 2]
+    rest = np.setdiff1d(np.arange(n), farthest)
+    sample = rest[np.linspace(0, len(rest) - 1, limit - len(farthest)).round().astype(int)]
+    return np.unique(np.concatenate([farthest, sample]))
