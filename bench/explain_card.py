@@ -3,7 +3,8 @@
 A ~300-token abstract (three demo abstracts joined) against a short query: every sentence
 and the title occluded (one embed call), then every query word (one embed call). Prints the
 token count, the number of variants and the seconds of each, cold (no embedding cache) and
-warm (the same card again, served from the on-disk cache, as on a Streamlit rerun).
+warm (the same card again, served from the on-disk cache, as on a Streamlit rerun), with
+the process CPU seconds beside (on a shared machine the wall time also counts waiting).
 
     python bench/explain_card.py [--model minilm] [--repeats 3]
 
@@ -46,13 +47,16 @@ def main() -> None:
     cold.encode(["warm up"], "search", "query")
     for name, embedder in (("cold", cold), ("warm", warm)):
         for repeat in range(args.repeats):
+            cpu = time.process_time()
             start = time.perf_counter()
             paper = explain_paper(embedder, args.query, doc, "search")
             middle = time.perf_counter()
             query = explain_query(embedder, args.query, doc.model_input(), "search")
             end = time.perf_counter()
+            cpu = time.process_time() - cpu
             print(f"{name} #{repeat + 1}: {len(paper.units)} paper units {middle - start:.2f} s · "
-                  f"{len(query.units)} query words {end - middle:.2f} s · card {end - start:.2f} s")
+                  f"{len(query.units)} query words {end - middle:.2f} s · card {end - start:.2f} s "
+                  f"(cpu {cpu:.2f} s)")
     best = paper.top(1)[0]
     print(f"score {paper.score:.3f}; removing “{best.text[:60]}…” lowers it by {best.delta:.3f}")
 
