@@ -130,7 +130,9 @@ else:
             continue
         figure.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=str(value),
                                       customdata=group[["id"]].values, hovertext=group["title"],
-                                      hoverinfo="text", marker={"size": 8}))
+                                      hoverinfo="text",
+                                      marker={"size": 8, **({"color": "#9e9e9e", "opacity": 0.6}
+                                                            if value == "unclustered" else {})}))
 if centres:
     named = [c for c in cluster_names if c.cluster in centres]
     figure.add_trace(go.Scatter(
