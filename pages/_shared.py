@@ -5,9 +5,11 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from scimult_app import builtin
+from scimult_app.analysis.moving import tween
 from scimult_app.analysis.occlusion import (
     SHORT_QUERY_WORDS,
     Explanation,
@@ -320,3 +322,41 @@ def show_explanation(paper: Explanation, query: Explanation | None = None) -> No
         st.caption(f"{paper.expert} expert · score {paper.score:.3f} · leaving out “"
                    f"{best.text[:80]}{'…' if len(best.text) > 80 else ''}” changes it by "
                    f"{-best.delta:+.4f}. Green supports the match, red works against it.")
+
+
+def moving_map_figure(start: np.ndarray, end: np.ndarray, groups: list[str], hover: list[str],
+                      title: str = "", steps: int = 12) -> go.Figure:
+    """An animated map: points travel from `start` to `end` in eased frames (▶ Play, ◀ Back and
+    a slider), one trace per group so the legend keeps its colours in every frame."""
+    frames = tween(start, end, steps)
+    members: dict[str, list[int]] = {}
+    for position, group in enumerate(groups):
+        members.setdefault(group, []).append(position)
+    order = sorted(members)
+
+    def traces(coords: np.ndarray) -> list[go.Scatter]:
+        return [go.Scatter(x=coords[members[g], 0], y=coords[members[g], 1], mode="markers",
+                           name=g, hovertext=[hover[i] for i in members[g]], hoverinfo="text",
+                           marker={"size": 7}) for g in order]
+
+    every = np.vstack(frames) if len(start) else np.zeros((1, 2))
+    low, high = every.min(axis=0), every.max(axis=0)
+    pad = (high - low) * 0.05 + 1e-6
+    timing = {"frame": {"duration": 90, "redraw": False}, "transition": {"duration": 80}}
+    play = {"args": [None, {**timing, "fromcurrent": True}], "label": "▶ Play",
+            "method": "animate"}
+    back = {"args": [[str(i) for i in reversed(range(len(frames)))],
+                     {**timing, "mode": "immediate"}], "label": "◀ Back", "method": "animate"}
+    figure = go.Figure(data=traces(frames[0]),
+                       frames=[go.Frame(data=traces(f), name=str(i)) for i, f in enumerate(frames)])
+    figure.update_layout(
+        height=520, margin={"l": 0, "r": 0, "t": 30, "b": 0}, title=title,
+        xaxis={"visible": False, "range": [low[0] - pad[0], high[0] + pad[0]]},
+        yaxis={"visible": False, "range": [low[1] - pad[1], high[1] + pad[1]]},
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": 1.08,
+                      "xanchor": "left", "direction": "left", "buttons": [play, back]}],
+        sliders=[{"active": 0, "currentvalue": {"prefix": "step "}, "pad": {"t": 10},
+                  "steps": [{"args": [[str(i)], {"frame": {"duration": 0, "redraw": False},
+                                                 "mode": "immediate"}],
+                             "label": str(i), "method": "animate"} for i in range(len(frames))]}])
+    return figure

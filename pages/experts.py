@@ -9,12 +9,13 @@ from pages._shared import (
     corpus_vectors,
     embed_texts,
     explain_pair,
+    moving_map_figure,
     paper_label,
     require_model_and_corpus,
     show_explanation,
 )
 from scimult_app.analysis.compare import agreement, align, top_k_by_expert
-from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved, tween
+from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
 from scimult_app.analysis.projection import cached_project
 from scimult_app.engine.experts import EXPERTS
 
@@ -64,44 +65,9 @@ start_expert = left.selectbox("From", names, index=0, key="moving_from")
 end_expert = right.selectbox("To", names, index=1 if len(names) > 1 else 0, key="moving_to")
 distances = displacement(aligned[start_expert], aligned[end_expert])
 rows = animation_rows(distances)
-frames = tween(aligned[start_expert][rows], aligned[end_expert][rows], steps=12)
-groups = {}
-for position, row in enumerate(rows):
-    groups.setdefault(labels[row], []).append(position)
-order = sorted(groups)
-hover = [paper_label(docs[row]) for row in rows]
-
-
-def moving_traces(coords):
-    return [go.Scatter(x=coords[groups[value], 0], y=coords[groups[value], 1], mode="markers",
-                       name=value, hovertext=[hover[p] for p in groups[value]],
-                       hoverinfo="text", marker={"size": 7}) for value in order]
-
-
-lows, highs = (np.min([f.min(axis=0) for f in frames], axis=0),
-               np.max([f.max(axis=0) for f in frames], axis=0))
-pad = (highs - lows) * 0.05 + 1e-6
-motion = go.Figure(
-    data=moving_traces(frames[0]),
-    frames=[go.Frame(data=moving_traces(f), name=str(i)) for i, f in enumerate(frames)])
-play = {"args": [None, {"frame": {"duration": 90, "redraw": False}, "fromcurrent": True,
-                        "transition": {"duration": 80, "easing": "linear"}}],
-        "label": "▶ Play", "method": "animate"}
-back = {"args": [[str(i) for i in reversed(range(len(frames)))],
-                 {"frame": {"duration": 90, "redraw": False}, "mode": "immediate",
-                  "transition": {"duration": 80}}],
-        "label": "◀ Back", "method": "animate"}
-motion.update_layout(
-    height=520, margin={"l": 0, "r": 0, "t": 30, "b": 0},
-    title=f"{start_expert} → {end_expert}",
-    xaxis={"visible": False, "range": [lows[0] - pad[0], highs[0] + pad[0]]},
-    yaxis={"visible": False, "range": [lows[1] - pad[1], highs[1] + pad[1]]},
-    updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": 1.08, "xanchor": "left",
-                  "direction": "left", "buttons": [play, back]}],
-    sliders=[{"active": 0, "currentvalue": {"prefix": "step "}, "pad": {"t": 10},
-              "steps": [{"args": [[str(i)], {"frame": {"duration": 0, "redraw": False},
-                                             "mode": "immediate"}],
-                         "label": str(i), "method": "animate"} for i in range(len(frames))]}])
+motion = moving_map_figure(aligned[start_expert][rows], aligned[end_expert][rows],
+                           [labels[row] for row in rows], [paper_label(docs[row]) for row in rows],
+                           title=f"{start_expert} → {end_expert}")
 st.plotly_chart(motion, width="stretch", key="experts_moving")
 shown = "" if len(rows) == len(docs) else (
     f" The animation shows {len(rows)} of {len(docs)} papers: the farthest movers and an even "

@@ -13,15 +13,13 @@ from pages._shared import (
     single_expert_note,
 )
 from scimult_app.analysis.clusters import (
-    NOISE,
-    ClusterName,
     cluster_centres,
-    cluster_keywords,
     default_cluster_count,
     default_min_cluster_size,
     hdbscan_clusters,
     kmeans_clusters,
     name_clusters,
+    unnamed_clusters,
 )
 from scimult_app.analysis.projection import cached_project
 from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
@@ -98,10 +96,7 @@ if colour_by == "cluster":  # clusters only when asked for: the costly column on
         cluster_names = name_clusters(cluster_ids, paper_vectors, label_vectors, labels,
                                       embedder.loaded.score_function, texts)
     else:
-        keywords = cluster_keywords(texts, cluster_ids)
-        cluster_names = [ClusterName(c, int((cluster_ids == c).sum()), "", f"cluster {c + 1}",
-                                     0.0, 0.0, keywords.get(c, []))
-                         for c in sorted(set(cluster_ids.tolist()) - {NOISE})]
+        cluster_names = unnamed_clusters(cluster_ids, texts)
     names = {c.cluster: f"{c.cluster + 1} · {c.title()}" for c in cluster_names}
     frame["cluster"] = [names.get(c, "unclustered") for c in cluster_ids]
     centres = cluster_centres(coords, cluster_ids)

@@ -14,6 +14,7 @@ from scimult_app.analysis.clusters import (
     hdbscan_clusters,
     kmeans_clusters,
     name_clusters,
+    unnamed_clusters,
 )
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import Label, label_texts, read_label_set
@@ -55,6 +56,9 @@ def test_centres_and_keywords():
     assert set(keywords) == {0, 1}
     assert set(keywords[0]) == {"coral", "reef"} and set(keywords[1]) == {"graph", "kernels"}
     assert cluster_keywords(["the", "and"], np.array([0, 0])) == {0: []}
+    unnamed = unnamed_clusters(ids, texts, n_keywords=2)
+    assert [(c.name, c.size, set(c.keywords)) for c in unnamed] == [
+        ("cluster 1", 2, {"coral", "reef"}), ("cluster 2", 2, {"graph", "kernels"})]
 
 
 def test_naming_methods_on_hand_made_vectors():

@@ -163,3 +163,13 @@ def name_clusters(cluster_ids: np.ndarray, paper_vectors: np.ndarray, label_vect
             name=labels[best].name, score=float(centre_scores[best]),
             share=float((top1[members] == best).mean()), keywords=keywords.get(c, [])))
     return named
+
+
+def unnamed_clusters(cluster_ids: np.ndarray, texts: Sequence[str] | None = None,
+                     n_keywords: int = 5) -> list[ClusterName]:
+    """Clusters without a label set: named 'cluster N' (from 1), with TF-IDF keywords."""
+    cluster_ids = np.asarray(cluster_ids)
+    keywords = cluster_keywords(texts, cluster_ids, n_keywords) if texts is not None else {}
+    return [ClusterName(int(c), int((cluster_ids == c).sum()), "", f"cluster {c + 1}", 0.0, 0.0,
+                        keywords.get(c, []))
+            for c in sorted(set(cluster_ids.tolist()) - {NOISE})]
