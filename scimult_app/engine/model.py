@@ -23,9 +23,19 @@ class EncoderConfig:
     max_positions: int = 512
     type_vocab_size: int = 2
     layer_norm_eps: float = 1e-12
+    hidden_act: str = "gelu"  # a key of ACTIVATIONS
     num_experts: int = 1
     attention_expert_layers: tuple[int, ...] = field(default_factory=tuple)
     feedforward_expert_layers: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+# Hugging Face `hidden_act` names -> the function (gelu is exact, erf-based, as BERT's)
+ACTIVATIONS = {"gelu": F.gelu, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh,
+               "relu": F.relu, "silu": F.silu, "swish": F.silu}
 
 
 def _linears(count: int, n_in: int, n_out: int) -> nn.ModuleList:
@@ -111,9 +121,10 @@ class Intermediate(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.activation = ACTIVATIONS[config.hidden_act]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.dense(hidden))  # (B, T, H) -> (B, T, intermediate), exact erf GELU
+        return self.activation(self.dense(hidden))  # (B, T, H) -> (B, T, intermediate)
 
 
 class Output(nn.Module):
