@@ -119,7 +119,8 @@ class Embedder:
         for i, key in enumerate(keys):
             if key in cached:
                 vectors[i] = cached[key][0]
-        ids, truncated = self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+        ids, truncated = (self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+                          if todo else ([], []))
         computed = self._run(ids, expert_index, side, batch_size or self.batch_size,
                              progress, len(texts) - len(todo), len(texts))
         fresh, cut_keys = {}, set()

@@ -20,7 +20,7 @@ from scimult_app.engine.checkpoint import (
 from scimult_app.engine.experts import EXPERTS, get_expert
 from scimult_app.engine.fingerprint import file_fingerprint
 from scimult_app.engine.model import BiEncoder, EncoderConfig
-from scimult_app.engine.tokenizer import Tokenizer, resolve_tokenizer
+from scimult_app.engine.tokenizer import TOKENIZER_FILES, Tokenizer, resolve_tokenizer
 from scimult_app.errors import ScimultError
 
 MAX_LENGTH = 512
@@ -145,6 +145,18 @@ def weights_fingerprint(source: str | Path) -> str:
     for name in HF_MODEL_FILES:
         if (path / name).is_file():
             digest.update(f"{name}={file_fingerprint(path / name)};".encode())
+    return digest.hexdigest()
+
+
+def tokenizer_fingerprint(folder_or_vocab: str | Path) -> str:
+    """Content fingerprint of a tokenizer folder's vocab.txt, config.json (head count,
+    activation) and tokenizer_config.json (lowercasing); a vocab.txt path means its folder."""
+    path = Path(folder_or_vocab).expanduser()
+    folder = path.parent if path.is_file() else path
+    digest = hashlib.blake2b(digest_size=20)
+    for name in TOKENIZER_FILES:
+        if (folder / name).is_file():
+            digest.update(f"{name}={file_fingerprint(folder / name)};".encode())
     return digest.hexdigest()
 
 

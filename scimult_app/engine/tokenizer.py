@@ -10,6 +10,7 @@ from tokenizers import BertWordPieceTokenizer
 
 from scimult_app.errors import TokenizerError
 
+TOKENIZER_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 BIOMEDBERT = "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract"
 # the backbone was renamed after the checkpoints were written; look for either name
 ALIASES = {
