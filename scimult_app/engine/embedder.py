@@ -147,7 +147,8 @@ class Embedder:
         finished = 0
         for batch in plan_batches([len(row) for row in ids], batch_size, self.max_tokens):
             input_ids, mask = pad_batch([ids[i] for i in batch], pad, self.device)
-            hidden = encoder(input_ids, mask, expert_index)
+            # [CLS] pooling reads position 0 only: the last layer computes just that row
+            hidden = encoder(input_ids, mask, expert_index, first_only=not self.loaded.mean_pool)
             pooled = pool(hidden, mask, self.loaded.mean_pool)
             out[batch] = pooled.float().cpu().numpy()
             finished += len(batch)
