@@ -1,4 +1,5 @@
 """The embedding job: fills a corpus's vector set in the background, cancels, resumes."""
+import json
 import threading
 
 import numpy as np
@@ -118,9 +119,9 @@ def test_restart_resumes_pending_jobs_of_the_same_model(tmp_path, store, fixture
     vector_set = embedding_job.open_set(store, "Pending", fixture_model, "search", "candidate",
                                         root)
     marker = vector_set.folder / embedding_job.MARKER
-    marker.write_text('{"corpus_key": "%s", "corpus": "Pending", "model": "fixture.ckpt", '
-                      '"tokenizer": "fixture-tokenizer", "expert": "search", '
-                      '"side": "candidate"}' % store.key("Pending"))
+    marker.write_text(json.dumps({"corpus_key": store.key("Pending"), "corpus": "Pending",
+                                  "model": SOURCE[0], "tokenizer": SOURCE[1], "expert": "search",
+                                  "side": "candidate"}))
     assert [folder for folder, _ in pending_markers(root)] == [vector_set.folder]
     assert resume_pending(store, fixture_model, ("other.ckpt", None), root) == []
     jobs = resume_pending(store, fixture_model, SOURCE, root)
