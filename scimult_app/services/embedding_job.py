@@ -27,7 +27,13 @@ from scimult_app.engine.embedder import Embedder
 from scimult_app.paths import atomic_write_bytes, cache_dir
 from scimult_app.services.jobs import JOBS, Job
 from scimult_app.vectors.embed import embed_into
-from scimult_app.vectors.store import VectorSet, content_hash, open_vector_set
+from scimult_app.vectors.store import (
+    MANIFEST,
+    VectorSet,
+    content_hash,
+    open_vector_set,
+    vector_set_folder,
+)
 
 PREFIX = "embed:"
 MARKER = "pending.json"
@@ -329,3 +335,22 @@ def resume_pending(store: CorpusStore, loaded, model_source: tuple[str, str | No
         except Exception:  # another model's set under the same key: leave it
             continue
     return started
+
+
+def vector_sets_summary(store: CorpusStore, name: str, loaded, experts: list[str],
+                        root: Path | None = None) -> list[dict]:
+    """One row per expert and side: papers with vectors stored, of the corpus's papers, and
+    the state of its job (for the Corpora page)."""
+    papers = int(store.info(name).get("count") or 0)
+    rows = []
+    for expert in experts:
+        for side in ("candidate", "query"):
+            folder = vector_set_folder(store.key(name), loaded.fingerprint, expert, side,
+                                       root or vectors_root())
+            stored = len(VectorSet.open(folder)) if (folder / MANIFEST).is_file() else 0
+            job = JOBS.get(PREFIX + str(folder))
+            state = job_line(job) if job is not None else (
+                "complete" if stored >= papers else "not started" if not stored else "partial")
+            rows.append({"expert": expert, "side": side, "stored": stored, "papers": papers,
+                         "state": state})
+    return rows
