@@ -87,7 +87,7 @@ def main() -> None:
                           overwrite=True)
         docs = store.load(name)
         vector_set = embedding_job.open_set(store, name, loaded, "search", "candidate")
-        if len(vector_set) != n:
+        if len(vector_set) != n or len(store.load(name)) != n:
             vectors = clustered_unit_vectors(n, args.dim, seed)
             for start in range(0, n, 20_000):
                 part = docs[start:start + 20_000]
@@ -112,10 +112,10 @@ def main() -> None:
     started = time.time()
     docs, status = open_corpus(names[0])
     first_open = time.time() - started
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     key = f"{status.folder}:{status.revision}:{len(docs)}"
     coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
-    cold = time.time() - started
+    cold, cold_cpu = time.time() - started, time.process_time() - cpu
     assert not cached
     started = time.time()
     coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
@@ -133,7 +133,9 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB on Linux
     print(note)
     print(f"open first corpus (read JSONL, check set, map vectors): {first_open:.2f} s")
-    print(f"map of {n:,} cold (sample fit + transform):               {cold:.1f} s")
+    print(f"map of {n:,} cold (sample fit + transform):               {cold:.1f} s wall, "
+          f"{cold_cpu:.1f} s CPU (all threads)")
+    print(f"load average while it ran (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"map of {n:,} cached:                                     {warm:.3f} s")
     print(f"corpus switch to a {n:,}-paper corpus, first time:        {switch_cold:.2f} s")
     print(f"corpus switch back (both parsed and checked):            {switch_back:.3f} s")

@@ -32,6 +32,7 @@ FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
 SCATTER_MAX = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: density + points
 MARKERS = 4_000  # points drawn on a density map
+FIT_SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", "20000"))  # UMAP fitted on this many
 
 st.title("Map")
 embedder, corpus_name, docs = require_model_and_corpus()
@@ -64,7 +65,7 @@ if large:
                    + [f"{store.key(name)}:{store.signature(name)}" for name in shown_corpora])
     with st.spinner(f"Placing {total:,} papers on the map (once; later visits read it from "
                     "disk)…"):
-        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine")
+        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=FIT_SAMPLE)
 else:
     coords, note = cached_project(vectors, key=f"{embedder.loaded.fingerprint}:{expert}",
                                   metric="cosine")

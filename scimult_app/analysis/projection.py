@@ -114,15 +114,16 @@ def clusters(vectors: np.ndarray, n_clusters: int | None = None, seed: int = 0) 
 
 FIT_SAMPLE = 20_000  # UMAP is fitted on at most this many papers; the rest are placed
 TRANSFORM_CHUNK = 20_000
+PCA_DIMS = 50  # big maps: UMAP runs on the first 50 principal components (fitted on the sample)
 
 
 def sampled_note(n: int, sample: int) -> str:
     """What a sampled projection is ('' when every point was fitted)."""
     if n <= sample:
         return projection_note(n)
-    return (f"UMAP was fitted on a random sample of {sample:,} of the {n:,} papers; the other "
-            f"{n - sample:,} were placed on that map with UMAP's transform. Every paper is on "
-            "the map.")
+    return (f"UMAP was fitted on a random sample of {sample:,} of the {n:,} papers (on their "
+            f"first {PCA_DIMS} principal components); the other {n - sample:,} were placed on "
+            "that map with UMAP's transform. Every paper is on the map.")
 
 
 def project_sampled(vectors: np.ndarray, metric: str = "cosine", seed: int = 42,
@@ -139,18 +140,36 @@ def project_sampled(vectors: np.ndarray, metric: str = "cosine", seed: int = 42,
     import umap
     rng = np.random.default_rng(seed)
     fitted = np.sort(rng.choice(n, sample, replace=False))
+
+    def prepared(rows: np.ndarray) -> np.ndarray:
+        block = np.asarray(vectors[rows], dtype=np.float32)
+        return _normalise(block) if metric == "cosine" else block
+
+    reduce = None
+    if vectors.shape[1] > PCA_DIMS:  # neighbour search in 768-d is what makes UMAP slow
+        from sklearn.decomposition import PCA
+        pca = PCA(n_components=PCA_DIMS, svd_solver="randomized", random_state=seed)
+        pca.fit(prepared(fitted))
+
+        def reduce(block: np.ndarray) -> np.ndarray:
+            return pca.transform(block).astype(np.float32)
+
+    def features(rows: np.ndarray) -> np.ndarray:
+        block = prepared(rows)
+        return reduce(block) if reduce else block
+
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist,
                         metric=metric, random_state=seed)
     coords = np.zeros((n, 2), dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        coords[fitted] = reducer.fit_transform(np.asarray(vectors[fitted], dtype=np.float32))
+        coords[fitted] = reducer.fit_transform(features(fitted))
         rest = np.setdiff1d(np.arange(n), fitted, assume_unique=True)
         if progress:
             progress(sample, n)
         for start in range(0, len(rest), TRANSFORM_CHUNK):
             rows = rest[start:start + TRANSFORM_CHUNK]
-            coords[rows] = reducer.transform(np.asarray(vectors[rows], dtype=np.float32))
+            coords[rows] = reducer.transform(features(rows))
             if progress:
                 progress(sample + start + len(rows), n)
     return coords, sampled_note(n, sample)
