@@ -27,6 +27,7 @@ from scimult_app.analysis.projection import (
     marker_rows,
 )
 from scimult_app.analysis.selection import clicked_id, highlight, rows_in_region, selected_ids
+from scimult_app.services.embedding_job import map_key
 
 FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
@@ -61,8 +62,7 @@ if not docs:
 blocks = [corpus_vectors(embedder, part, expert, corpus=name) for name, part in parts.items()]
 vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 if large:
-    key = "|".join([embedder.loaded.fingerprint, expert]
-                   + [f"{store.key(name)}:{store.signature(name)}" for name in shown_corpora])
+    key = map_key(store, shown_corpora, embedder.loaded.fingerprint, expert)
     with st.spinner(f"Placing {total:,} papers on the map (once; later visits read it from "
                     "disk)…"):
         coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=FIT_SAMPLE)

@@ -5,9 +5,11 @@ vector sets for the tiny reference fixture model, written with the library exact
 embedding job leaves them (ids, content hashes, one memory-mapped segment). To keep the test
 within minutes on a shared 2-core machine the stored vectors are seeded random unit vectors
 (topic centres plus noise), not model output: what is tested here is that the app opens a big
-corpus's vectors instead of embedding it, places 10,000 papers on a map (UMAP fitted on a
-3,000-paper sample, the rest placed by transform) and ranks them for a query it embeds itself.
-The job that computes real vectors is tested in test_embedding_job.py.
+corpus's vectors instead of embedding it, draws the map of 10,000 papers (UMAP fitted on a
+2,000-paper sample, the rest placed by transform, computed with the library before the server
+starts, under the key the Map page uses) and ranks them for a query it embeds itself. The job
+that computes real vectors is tested in test_embedding_job.py, the Map page computing a big
+map itself in test_app_scale.py.
 """
 import os
 import subprocess
@@ -30,6 +32,7 @@ from tests.test_browser import (
 
 CORPUS = "Ten thousand papers"
 PAPERS = 10_000
+FIT_SAMPLE = 2_000
 FIXTURE = ROOT / "tests" / "fixtures" / "scimult_moe_attn_tiny"
 TOPICS = ["sepsis and septic shock in intensive care", "coral reef bleaching under warming",
           "graph neural networks for molecules", "heart failure and assist devices",
@@ -61,7 +64,7 @@ def prepare(cache: Path) -> None:
     rng = np.random.default_rng(1)
     dim = loaded.config.hidden_size
     centres = rng.standard_normal((6, dim)).astype(np.float32)
-    for expert in ("search", "link"):
+    for expert in ("search", "link"):  # link last: `vectors` are the map's below
         vectors = centres[np.arange(PAPERS) % 6] + 0.5 * rng.standard_normal(
             (PAPERS, dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -69,6 +72,11 @@ def prepare(cache: Path) -> None:
                                             cache / "vectors")
         vector_set.append([doc.id for doc in docs], hashes, vectors)
         assert embedding_job.missing_papers(vector_set, docs, cut) == 0
+    # the map the Map page would compute (a UMAP fitted on a sample, the rest transformed),
+    # computed here under the page's key so that the server only opens it on a busy machine
+    from scimult_app.analysis.projection import cached_project_keyed
+    key = embedding_job.map_key(store, [CORPUS], loaded.fingerprint, "link")
+    cached_project_keyed(vectors, key, metric="cosine", sample=FIT_SAMPLE)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +89,7 @@ def server(tmp_path_factory):
     prepare(cache)
     port = _free_port()
     env = dict(os.environ, SCIMULT_APP_CACHE=str(cache), SCIMULT_APP_BUILD_DEMO="0",
-               SCIMULT_APP_MAP_SAMPLE="3000")
+               SCIMULT_APP_MAP_SAMPLE=str(FIT_SAMPLE))
     log_path = tmp_path_factory.mktemp("server-10k") / "streamlit.log"
     log = open(log_path, "w")
     process = subprocess.Popen(
@@ -143,12 +151,12 @@ def test_ten_thousand_papers_map_and_search(server, page):
     assert sidebar.get_by_role("combobox", name="Corpus", exact=True).input_value() == CORPUS
 
     sidebar.get_by_role("link", name="Map").click()
-    wait_until_idle(page, timeout=420)
+    wait_until_idle(page, timeout=600)
     assert_no_exception(page, "map of 10,000 papers")
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "10,000 papers" in body and "shading counts every paper" in body, body[:2000]
-    assert "fitted on a random sample of 3,000 of the 10,000 papers" in body
+    assert "fitted on a random sample of 2,000 of the 10,000 papers" in body
     assert "Embedding" not in body  # opened from disk, not embedded again
 
     sidebar.get_by_role("link", name="Search").click()

@@ -354,3 +354,10 @@ def vector_sets_summary(store: CorpusStore, name: str, loaded, experts: list[str
             rows.append({"expert": expert, "side": side, "stored": stored, "papers": papers,
                          "state": state})
     return rows
+
+
+def map_key(store: CorpusStore, names: list[str], fingerprint: str, expert: str) -> str:
+    """What decides a big map's coordinates: the model, the expert and each corpus's state
+    (the key under which `analysis.projection.cached_project_keyed` keeps them)."""
+    return "|".join([fingerprint, expert]
+                    + [f"{store.key(name)}:{store.signature(name)}" for name in names])
