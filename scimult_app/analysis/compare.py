@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.analysis.ranking import top_k_chunked
 
 
 def overlap_at_k(a: Sequence, b: Sequence, k: int) -> float:
@@ -19,16 +19,21 @@ def overlap_at_k(a: Sequence, b: Sequence, k: int) -> float:
     return len(set(list(a)[:k]) & set(list(b)[:k])) / depth
 
 
-def _neighbour_lists(query_vectors, candidate_vectors, k: int, score_function: str,
-                     chunk: int = 512) -> np.ndarray:
-    """(n, k) indices of each paper's k best candidates, itself excluded."""
+def _neighbour_lists(query_vectors, candidate_vectors, k: int, score_function: str) -> np.ndarray:
+    """(n, k) indices of each paper's k best candidates, itself excluded (chunked top-k,
+    never an n x n matrix)."""
     n = len(query_vectors)
-    rows = []
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        matrix = scores(query_vectors[start:stop], candidate_vectors, score_function)
-        rows.append(top_k(matrix, k, exclude=list(range(start, stop)))[0])
-    return np.vstack(rows)
+    return top_k_chunked(query_vectors, candidate_vectors, k, score_function,
+                         exclude=list(range(n)))[0]
+
+
+def _mean_shared(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> float:
+    """Mean count of entries two (n, k) neighbour lists share row by row, in row chunks."""
+    shared = 0
+    for start in range(0, len(a), chunk):
+        rows_a, rows_b = a[start:start + chunk], b[start:start + chunk]
+        shared += int((rows_a[:, :, None] == rows_b[:, None, :]).sum())
+    return shared / len(a)
 
 
 def agreement(vectors_by_expert: dict, k: int = 10, score_function: str = "dot") -> pd.DataFrame:
@@ -48,8 +53,7 @@ def agreement(vectors_by_expert: dict, k: int = 10, score_function: str = "dot")
              for name, (q, c) in vectors_by_expert.items()}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            shared = (lists[a][:, :, None] == lists[b][:, None, :]).sum(axis=(1, 2))
-            table.loc[a, b] = table.loc[b, a] = float(shared.mean() / k)
+            table.loc[a, b] = table.loc[b, a] = _mean_shared(lists[a], lists[b]) / k
     return table
 
 
@@ -65,8 +69,8 @@ def top_k_by_expert(vectors_by_expert: dict, ids: Sequence[str], k: int = 10,
     rankings = {}
     for name, (query, candidates) in vectors_by_expert.items():
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        indices, _ = top_k(scores(query, candidates, score_function), k,
-                           exclude=None if exclude is None else [exclude])
+        indices, _ = top_k_chunked(query, candidates, k, score_function,
+                                   exclude=None if exclude is None else [exclude])
         rankings[name] = [ids[i] for i in indices[0]]
     depth = min(len(r) for r in rankings.values()) if rankings else 0
     ranked = pd.DataFrame({name: r[:depth] for name, r in rankings.items()},

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.analysis.ranking import top_k_chunked
 
 
 def neighbours(index: int, query_vectors: np.ndarray, candidate_vectors: np.ndarray, k: int,
                score_function: str = "dot") -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k best candidates for paper `index` (query side), not itself."""
-    query = np.asarray(query_vectors)[index:index + 1]
-    indices, values = top_k(scores(query, candidate_vectors, score_function), k, exclude=[index])
+    query = np.asarray(query_vectors[index:index + 1], dtype=np.float32)
+    indices, values = top_k_chunked(query, candidate_vectors, k, score_function, exclude=[index])
     return indices[0], values[0]
 
 
@@ -29,9 +29,9 @@ def neighbour_graph(seed_index: int, query_vectors: np.ndarray, candidate_vector
     edges = [(int(seed_index), int(i), float(v)) for i, v in zip(indices, values)]
     if depth == 2 and len(nodes) > 2:
         others = nodes[1:]
-        matrix = scores(np.asarray(query_vectors)[others], np.asarray(candidate_vectors)[others],
-                        score_function)
-        best, best_values = top_k(matrix, per_node, exclude=list(range(len(others))))
+        best, best_values = top_k_chunked(np.asarray(query_vectors)[others],
+                                          np.asarray(candidate_vectors)[others], per_node,
+                                          score_function, exclude=list(range(len(others))))
         seen = set()
         for row, source in enumerate(others):
             for column, value in zip(best[row], best_values[row]):

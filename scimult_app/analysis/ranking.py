@@ -40,3 +40,80 @@ def rank_rows(score_matrix: np.ndarray, query_ids: list[str], doc_ids: list[str]
              "score": float(value)}
             for row in range(len(query_ids))
             for rank, (column, value) in enumerate(zip(indices[row], values[row]))]
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+def _best_in_block(block: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best columns of each row of one score block (global indices), unordered; ties at
+    the k-th score keep the lowest indices, as a stable full sort would."""
+    if k >= block.shape[1]:
+        columns = np.broadcast_to(np.arange(block.shape[1]), block.shape)
+        return columns + offset, block
+    columns = np.argpartition(-block, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(block, columns, axis=1)
+    threshold = values.min(axis=1)
+    tied = np.flatnonzero((block >= threshold[:, None]).sum(axis=1) > k)
+    for row in tied:  # rare with real scores: settle the boundary with a stable sort
+        columns[row] = np.argsort(-block[row], kind="stable")[:k]
+        values[row] = block[row, columns[row]]
+    return columns + offset, values
+
+
+def top_k_chunked(queries: np.ndarray, candidates: np.ndarray, k: int,
+                  score_function: str = "dot", exclude: list[int | None] | None = None,
+                  query_chunk: int = 256, candidate_chunk: int = 65536
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of `scores(queries, candidates)` without the full matrix or a full sort.
+
+    Scores a (query_chunk x candidate_chunk) block at a time, keeps each block's k best by
+    `argpartition`, and orders the survivors; the result equals `top_k(scores(...), k, exclude)`
+    (best first, ties to the lower index). `candidates` may be a memory-mapped array.
+    """
+    queries = np.asarray(queries, dtype=np.float32)
+    if queries.ndim == 1:
+        queries = queries.reshape(1, -1)
+    if score_function == "cosine":
+        queries = _normalised(queries)
+    elif score_function != "dot":
+        raise ValueError(f"unknown score function {score_function!r}")
+    n = len(candidates)
+    k = max(0, min(k, n - (1 if exclude is not None else 0)))
+    indices = np.zeros((len(queries), k), dtype=np.int64)
+    values = np.zeros((len(queries), k), dtype=np.float32)
+    if k == 0:
+        return indices, values
+    for q_start in range(0, len(queries), query_chunk):
+        q_stop = min(q_start + query_chunk, len(queries))
+        kept_columns, kept_values = [], []
+        for c_start in range(0, n, candidate_chunk):
+            block_candidates = np.asarray(candidates[c_start:c_start + candidate_chunk],
+                                          dtype=np.float32)
+            if score_function == "cosine":
+                block_candidates = _normalised(block_candidates)
+            block = queries[q_start:q_stop] @ block_candidates.T
+            if exclude is not None:
+                for row, column in enumerate(exclude[q_start:q_stop]):
+                    if column is not None and c_start <= column < c_start + block.shape[1]:
+                        block[row, column - c_start] = -np.inf
+            columns, best = _best_in_block(block, k, c_start)
+            kept_columns.append(columns)
+            kept_values.append(best)
+        columns = np.hstack(kept_columns)
+        best = np.hstack(kept_values)
+        order = np.lexsort((columns, -best), axis=-1)[:, :k]  # score descending, then index
+        indices[q_start:q_stop] = np.take_along_axis(columns, order, axis=1)
+        values[q_start:q_stop] = np.take_along_axis(best, order, axis=1)
+    return indices, values
+
+
+def hits(indices: np.ndarray, values: np.ndarray, query_ids: list[str], doc_ids
+         ) -> list[dict]:
+    """One record per hit (query_id, doc_id, rank from 1, score) from top-k arrays."""
+    return [{"query_id": query_ids[row], "doc_id": str(doc_ids[column]), "rank": rank + 1,
+             "score": float(value)}
+            for row in range(len(query_ids))
+            for rank, (column, value) in enumerate(zip(indices[row], values[row]))]
