@@ -1,0 +1,1 @@
+"""Vector sets on disk (per corpus, model, expert and side), filling them, and searching them."""
