@@ -110,7 +110,8 @@ class VectorSet:
 
     @classmethod
     def create(cls, folder: Path | str, fingerprint: str, expert: str, side: str,
-               corpus: str = "", dim: int | None = None) -> VectorSet:
+               corpus: str = "", dim: int | None = None, score_function: str | None = None
+               ) -> VectorSet:
         """Open the set in `folder`, creating an empty one; an existing set made by another
         model, expert or side is an error (vectors of different models never mix)."""
         folder = Path(folder).expanduser()
@@ -121,6 +122,8 @@ class VectorSet:
         manifest = {"format": FORMAT, "version": VERSION, "model_fingerprint": fingerprint,
                     "expert": expert, "side": side, "corpus": corpus, "dim": dim, "count": 0,
                     "revision": 0, "segments": [], "updated": time.time()}
+        if score_function:
+            manifest["score_function"] = score_function
         folder.mkdir(parents=True, exist_ok=True)
         vector_set = cls(folder, manifest)
         vector_set._write_manifest()
@@ -153,6 +156,11 @@ class VectorSet:
     @property
     def dim(self) -> int | None:
         return self.manifest.get("dim")
+
+    @property
+    def score_function(self) -> str:
+        """The model's score function when it was recorded (dot otherwise)."""
+        return self.manifest.get("score_function") or "dot"
 
     @property
     def revision(self) -> int:
@@ -312,7 +320,9 @@ class VectorSet:
 
 
 def open_vector_set(corpus_key: str, fingerprint: str, expert: str, side: str,
-                    root: Path | str | None = None) -> VectorSet:
+                    root: Path | str | None = None, score_function: str | None = None
+                    ) -> VectorSet:
     """The app's set for this corpus and model, created empty on first use."""
     folder = vector_set_folder(corpus_key, fingerprint, expert, side, root)
-    return VectorSet.create(folder, fingerprint, expert, side, corpus=corpus_key)
+    return VectorSet.create(folder, fingerprint, expert, side, corpus=corpus_key,
+                            score_function=score_function)
