@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scimult_app.analysis.ranking import row_norms
 from scimult_app.errors import ScimultError
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
@@ -87,6 +88,7 @@ class VectorSet:
         self.manifest = manifest
         self._rows: tuple[list[str], list[str]] | None = None
         self._where: dict[str, int] | None = None
+        self._norms: np.ndarray | None = None
 
     # ------------------------------------------------------------ opening
 
@@ -235,6 +237,12 @@ class VectorSet:
         if len(matrix) != len(self):
             matrix = matrix[self._live()]
         return matrix
+
+    def norms(self) -> np.ndarray:
+        """Row norms of `vectors()`, computed once per opened set (for cosine search)."""
+        if self._norms is None or len(self._norms) != len(self):
+            self._norms = row_norms(self.vectors())
+        return self._norms
 
     def vectors_for(self, ids: list[str]) -> np.ndarray:
         """Rows for `ids` in that order; an id not in the set is an error naming it."""
