@@ -142,17 +142,30 @@ def embedding(workdir: Path, corpus: Path, count: int, model: str, use_ray: bool
     return dim
 
 
-def random_set(workdir: Path, size: int, dim: int) -> VectorSet:
-    folder = workdir / f"random-{size}-{dim}"
+def random_set(workdir: Path, size: int, dim: int, kind: str) -> VectorSet:
+    """`size` unit vectors: `uniform` on the sphere (the hardest case for HNSW: in 384
+    dimensions every pair is nearly orthogonal), or `clustered` around size/50 topic centres
+    (within-topic cosine about 0.5, as between related abstracts)."""
+    folder = workdir / f"{kind}-{size}-{dim}"
     if (folder / "manifest.json").exists():
         return VectorSet.open(folder)
-    rng = np.random.default_rng(size)
-    vector_set = VectorSet.create(folder, "random-unit-vectors", "search", "candidate",
+    vector_set = VectorSet.create(folder, f"{kind}-unit-vectors", "search", "candidate",
                                   score_function="cosine")
-    vectors = rng.standard_normal((size, dim), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    vector_set.append([f"p{i:07d}" for i in range(size)], [""] * size, vectors)
+    vector_set.append([f"p{i:07d}" for i in range(size)], [""] * size,
+                      draw_vectors(np.random.default_rng(size), size, dim, kind))
     return vector_set
+
+
+def draw_vectors(rng: np.random.Generator, count: int, dim: int, kind: str,
+                 centres: int | None = None) -> np.ndarray:
+    vectors = rng.standard_normal((count, dim), dtype=np.float32)
+    if kind == "clustered":
+        topics = np.random.default_rng(0).standard_normal((centres or max(1, count // 50), dim),
+                                                          dtype=np.float32)
+        topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+        vectors = topics[rng.integers(len(topics), size=count)] + \
+            vectors / np.sqrt(dim) * 1.0
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def first_results(vector_set: VectorSet) -> None:
@@ -173,10 +186,10 @@ print(json.dumps({{"imports": imported - began, "total": time.time() - began}}))
           f"{facts['total']:.2f} s (imports {facts['imports']:.2f} s; target <= 2 s)")
 
 
-def searching(vector_set: VectorSet, queries: int, use_faiss: bool) -> None:
+def searching(vector_set: VectorSet, queries: int, use_faiss: bool, kind: str) -> None:
     vectors = vector_set.vectors()
-    rng = np.random.default_rng(7)
-    asked = rng.standard_normal((queries, vectors.shape[1])).astype(np.float32)
+    asked = draw_vectors(np.random.default_rng(7), queries, vectors.shape[1], kind,
+                         centres=max(1, len(vectors) // 50))
     began = time.perf_counter()
     norms = vector_set.norms()  # once per opened set; pages the file in
     print(f"  row norms for cosine, once per open: {(time.perf_counter() - began) * 1000:.0f} ms")
@@ -201,7 +214,7 @@ def searching(vector_set: VectorSet, queries: int, use_faiss: bool) -> None:
             timings.append(time.perf_counter() - began)
         recall = recall_at_k(vector_set, index, "cosine", 10, queries=asked)
         print(f"  faiss efSearch={ef_search}: {percentiles(timings)}, recall@10 against exact "
-              f"{recall:.3f} ({queries} random queries)")
+              f"{recall:.3f} ({queries} {kind} queries, not in the set)")
 
 
 def switching(sets: list[VectorSet], rounds: int = 6) -> None:
@@ -228,6 +241,8 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="also measure embed --engine ray")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--no-faiss", action="store_true")
+    parser.add_argument("--vectors", choices=("clustered", "uniform"), default="clustered",
+                        help="stand-in vectors: clustered like topics (default) or uniform")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -239,13 +254,13 @@ def main() -> None:
         dim = embedding(workdir, paths[min(paths)], args.embed_sample, args.model, args.ray)
     sets = []
     for size in args.sizes:
-        print(f"== {size} random unit vectors of {dim} dimensions on disk (stand-ins for "
-              "embedded papers)")
+        print(f"== {size} {args.vectors} random unit vectors of {dim} dimensions on disk "
+              "(stand-ins for embedded papers)")
         began = time.time()
-        vector_set = random_set(workdir, size, dim)
+        vector_set = random_set(workdir, size, dim, args.vectors)
         print(f"  vector set ready in {time.time() - began:.1f} s: {vector_set.folder}")
         first_results(vector_set)
-        searching(vector_set, args.queries, not args.no_faiss)
+        searching(vector_set, args.queries, not args.no_faiss, args.vectors)
         sets.append(vector_set)
     if len(sets) > 1:
         print("== switching")
