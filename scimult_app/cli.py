@@ -2,8 +2,10 @@
 
 Commands:
     info   what was detected in a checkpoint (experts, layers, pooling, tokenizer, notes)
-    embed  embed documents with one expert and side into an .npy file
-    rank   rank a corpus for each query; one JSON line per hit
+    embed  embed documents with one expert and side into an .npy file, or into a vector set
+           folder (incremental, resumable; --engine ray on a Ray cluster)
+    rank   rank a corpus (or a vector set) for each query; one JSON line per hit
+    index  build the faiss HNSW index of a vector set; prints its recall@10
     train  fine-tune task experts on a labelled, cited or queried corpus; writes a checkpoint
 
 Exit status: 0 on success, 2 for bad arguments or input, 1 for anything else.
@@ -59,23 +61,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(info)
     info.add_argument("--json", action="store_true", help="print JSON")
 
-    embed = commands.add_parser("embed", help="embed documents into an .npy file")
+    embed = commands.add_parser("embed", help="embed documents into an .npy file or a vector set "
+                                "folder (incremental, resumable; --engine ray for a cluster)")
     _add_model_options(embed)
     embed.add_argument("--expert", choices=EXPERT_NAMES, required=True)
     embed.add_argument("--side", choices=("query", "candidate"), required=True)
     embed.add_argument("--input", required=True, metavar="FILE",
-                       help="JSONL (text, or title and abstract), CSV, or plain text")
-    embed.add_argument("--output", required=True, metavar="OUT.npy")
+                       help="JSONL (text, or title and abstract), CSV, or plain text; for a "
+                            "folder output also JSONL.gz, Parquet or a folder of such shards")
+    embed.add_argument("--output", required=True, metavar="OUT.npy|FOLDER",
+                       help="an .npy file, or a folder: a vector set that later runs extend")
+    embed.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process; ray: Ray Data actors (folder output)")
+    embed.add_argument("--address", default=None, metavar="A",
+                       help="Ray cluster: auto, host:port or ray://...; default a local Ray")
+    embed.add_argument("--num-workers", type=int, default=2, metavar="N",
+                       help="Ray actors, one model each (default 2)")
+    embed.add_argument("--cpus-per-worker", type=float, default=None, metavar="C",
+                       help="CPUs each Ray actor reserves (default: the cluster's CPUs shared out)")
+    embed.add_argument("--chunk-size", type=int, default=1024, metavar="N",
+                       help="local folder output: papers embedded and saved per chunk")
     _add_run_options(embed)
 
     rank = commands.add_parser("rank", help="rank a corpus for each query")
     _add_model_options(rank)
     rank.add_argument("--expert", choices=EXPERT_NAMES, required=True)
     rank.add_argument("--queries", required=True, metavar="Q")
-    rank.add_argument("--corpus", required=True, metavar="C")
+    rank.add_argument("--corpus", default=None, metavar="C",
+                      help="documents to embed and rank (or give --corpus-vectors)")
+    rank.add_argument("--corpus-vectors", default=None, metavar="FOLDER",
+                      help="a vector set folder (from `embed --output FOLDER`, local or ray)")
+    rank.add_argument("--search", choices=("auto", "exact", "faiss"), default="auto",
+                      help="with --corpus-vectors: exact top-k, the faiss index, or auto "
+                           "(the index when the set is large and has one)")
     rank.add_argument("--top-k", type=int, default=10, metavar="K")
     rank.add_argument("--output", required=True, metavar="RUN.jsonl")
     _add_run_options(rank)
+
+    index = commands.add_parser("index", help="build the faiss HNSW index of a vector set and "
+                                "print its recall@10 against exact search")
+    index.add_argument("--vectors", required=True, metavar="FOLDER")
+    index.add_argument("--score", choices=("dot", "cosine"), default=None,
+                       help="score function (default: the one recorded with the set, else dot)")
+    index.add_argument("--m", type=int, default=32, help="HNSW links per node (default 32)")
+    index.add_argument("--ef-construction", type=int, default=80, metavar="EF")
+    index.add_argument("--sample", type=int, default=200, metavar="N",
+                       help="queries (rows of the set) for measuring recall@10")
 
     train = commands.add_parser("train", help="fine-tune task experts with SciMult's "
                                 "multi-task contrastive recipe")
@@ -130,7 +161,7 @@ def _load(args: argparse.Namespace):
     return loaded
 
 
-def _embedder(loaded, args: argparse.Namespace):
+def _embedder(loaded, args: argparse.Namespace, use_cache: bool | None = None):
     from scimult_app.engine.embedder import Embedder
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
@@ -138,7 +169,7 @@ def _embedder(loaded, args: argparse.Namespace):
         raise UsageError("--max-length must be at least 2")
     try:
         return Embedder(loaded, device=args.device, batch_size=args.batch_size,
-                        use_cache=not args.no_cache)
+                        use_cache=(not args.no_cache) if use_cache is None else use_cache)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -173,6 +204,9 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_embed(args: argparse.Namespace) -> None:
+    if args.engine == "ray" or Path(args.output).suffix.lower() != ".npy":
+        run_embed_folder(args)
+        return
     from scimult_app.corpus.readers import read_documents
     output = _check_output(args.output, ".npy")
     documents = read_documents(args.input)
@@ -186,26 +220,99 @@ def run_embed(args: argparse.Namespace) -> None:
         f"{args.max_length or loaded.max_length} tokens)")
 
 
+def run_embed_folder(args: argparse.Namespace) -> None:
+    """Embed into a vector set folder: locally (incremental, resumable) or on Ray."""
+    from scimult_app.corpus.stream import corpus_files, count_rows, iter_documents
+    from scimult_app.vectors.embed import embed_into
+    from scimult_app.vectors.store import VectorSet
+    if min(args.batch_size, args.num_workers, args.chunk_size) < 1:
+        raise UsageError("--batch-size, --num-workers and --chunk-size must be at least 1")
+    corpus_files(args.input)  # a missing or unknown input fails before the model loads
+    loaded = _load(args)
+    if args.engine == "ray":
+        from scimult_app.services.ray_embed import embed_with_ray
+        vector_set = embed_with_ray(args.input, args.output, loaded,
+                                    args.checkpoint or builtin.DEFAULT, args.tokenizer,
+                                    args.expert, args.side, args.num_workers, args.batch_size,
+                                    args.max_length, args.device, args.address,
+                                    args.cpus_per_worker, say=say)
+        say(f"wrote {vector_set.describe()}")
+        return
+    output = Path(args.output)
+    if not output.parent.exists():
+        raise UsageError(f"{output}: the folder {output.parent} does not exist.")
+    vector_set = VectorSet.create(output, loaded.fingerprint, args.expert, args.side,
+                                  corpus=str(args.input), score_function=loaded.score_function)
+    total = count_rows(args.input)
+    shown = _progress("embedding")
+    report = embed_into(vector_set, _embedder(loaded, args, use_cache=False),
+                        iter_documents(args.input), args.expert, args.side,
+                        progress=(lambda done, all_, message: shown(done, all_)) if shown else None,
+                        chunk_size=args.chunk_size, max_length=args.max_length, total=total)
+    say(f"{report.summary()}; wrote {VectorSet.open(output).describe()}")
+
+
 def run_rank(args: argparse.Namespace) -> None:
-    from scimult_app.analysis.ranking import rank_rows, scores
+    from scimult_app.analysis.ranking import hits, top_k_chunked
     from scimult_app.corpus.readers import read_documents
     if args.top_k < 1:
         raise UsageError("--top-k must be at least 1")
+    if bool(args.corpus) == bool(args.corpus_vectors):
+        raise UsageError("give either --corpus (documents) or --corpus-vectors (a vector set folder)")
     output = _check_output(args.output, ".jsonl")
-    queries, corpus = read_documents(args.queries), read_documents(args.corpus)
+    queries = read_documents(args.queries)
+    vector_set = None
+    if args.corpus_vectors:
+        from scimult_app.vectors.store import VectorSet
+        vector_set = VectorSet.open(args.corpus_vectors)
+    else:
+        corpus = read_documents(args.corpus)
     loaded = _load(args)
     embedder = _embedder(loaded, args)
     query_vectors = embedder.encode([d.model_input() for d in queries], args.expert, "query",
                                     max_length=args.max_length)
-    corpus_vectors = embedder.encode([d.model_input() for d in corpus], args.expert, "candidate",
-                                     max_length=args.max_length, progress=_progress("corpus"))
-    rows = rank_rows(scores(query_vectors, corpus_vectors, loaded.score_function),
-                     [d.id for d in queries], [d.id for d in corpus], args.top_k)
+    if vector_set is not None:
+        from scimult_app.vectors.search import search
+        vector_set.check(loaded.fingerprint, args.expert, "candidate")
+        found = search(vector_set, query_vectors, args.top_k, loaded.score_function, args.search)
+        indices, values, doc_ids = found.indices, found.scores, vector_set.ids()
+        where = f"{len(vector_set)} vectors in {vector_set.folder}, {found.method} search"
+    else:
+        corpus_vectors = embedder.encode([d.model_input() for d in corpus], args.expert,
+                                         "candidate", max_length=args.max_length,
+                                         progress=_progress("corpus"))
+        indices, values = top_k_chunked(query_vectors, corpus_vectors, args.top_k,
+                                        loaded.score_function)
+        doc_ids = [d.id for d in corpus]
+        where = f"{len(corpus)} documents"
+    rows = hits(indices, values, [d.id for d in queries], doc_ids)
     with open(output, "w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(row) + "\n")
-    say(f"wrote {output}: {len(rows)} hits for {len(queries)} queries over {len(corpus)} "
-        f"documents ({loaded.score_function} score, expert {args.expert})")
+    say(f"wrote {output}: {len(rows)} hits for {len(queries)} queries over {where} "
+        f"({loaded.score_function} score, expert {args.expert})")
+
+
+def run_index(args: argparse.Namespace) -> None:
+    import time
+
+    from scimult_app.vectors.index import build_index, load_index, recall_at_k, search_index
+    from scimult_app.vectors.store import VectorSet
+    if min(args.m, args.ef_construction, args.sample) < 1:
+        raise UsageError("--m, --ef-construction and --sample must be at least 1")
+    vector_set = VectorSet.open(args.vectors)
+    score_function = args.score or vector_set.score_function
+    say(f"indexing {vector_set.describe()} (HNSW, M={args.m}, {score_function} score)")
+    info = build_index(vector_set, score_function, args.m, args.ef_construction)
+    index = load_index(vector_set, score_function)
+    recall = recall_at_k(vector_set, index, score_function, 10, sample=args.sample)
+    queries = np.asarray(vector_set.vectors()[:min(args.sample, len(vector_set))], np.float32)
+    began = time.perf_counter()
+    for query in queries:
+        search_index(index, query, 10, score_function)
+    latency = (time.perf_counter() - began) / max(len(queries), 1) * 1000
+    print(f"index {info.path}: {info.count} vectors in {info.seconds:.1f} s; recall@10 against "
+          f"exact search {recall:.3f} over {len(queries)} queries; {latency:.2f} ms per query")
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -256,7 +363,8 @@ def _read_bytes(path: str) -> bytes:
         raise UsageError(f"{path}: cannot read ({error.strerror}).") from None
 
 
-COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank, "train": run_train}
+COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank, "index": run_index,
+            "train": run_train}
 
 
 def main(argv: list[str] | None = None) -> int:

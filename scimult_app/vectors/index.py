@@ -23,7 +23,7 @@ from scimult_app.vectors.store import VectorSet
 INDEX_THRESHOLD = 50_000  # below this many vectors exact search is fast enough to prefer
 HNSW_M = 32
 EF_CONSTRUCTION = 80
-EF_SEARCH = 128
+EF_SEARCH = 256
 
 
 def _faiss():

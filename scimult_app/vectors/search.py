@@ -47,7 +47,9 @@ def search(vector_set: VectorSet, query_vectors: np.ndarray, k: int = 10,
         indices, values = search_index(index, queries, k, score_function)
         used = "faiss-hnsw"
     else:
-        indices, values = top_k_chunked(queries, vector_set.vectors(), k, score_function)
+        norms = vector_set.norms() if score_function == "cosine" else None
+        indices, values = top_k_chunked(queries, vector_set.vectors(), k, score_function,
+                                        candidate_norms=norms)
         used = "exact"
     ids = vector_set.ids()
     return SearchResult(indices, values, [[ids[i] for i in row if i >= 0] for row in indices], used)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scimult_app.analysis.ranking import row_norms
 from scimult_app.errors import ScimultError
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
@@ -87,6 +88,7 @@ class VectorSet:
         self.manifest = manifest
         self._rows: tuple[list[str], list[str]] | None = None
         self._where: dict[str, int] | None = None
+        self._norms: np.ndarray | None = None
 
     # ------------------------------------------------------------ opening
 
@@ -110,7 +112,8 @@ class VectorSet:
 
     @classmethod
     def create(cls, folder: Path | str, fingerprint: str, expert: str, side: str,
-               corpus: str = "", dim: int | None = None) -> VectorSet:
+               corpus: str = "", dim: int | None = None, score_function: str | None = None
+               ) -> VectorSet:
         """Open the set in `folder`, creating an empty one; an existing set made by another
         model, expert or side is an error (vectors of different models never mix)."""
         folder = Path(folder).expanduser()
@@ -121,6 +124,8 @@ class VectorSet:
         manifest = {"format": FORMAT, "version": VERSION, "model_fingerprint": fingerprint,
                     "expert": expert, "side": side, "corpus": corpus, "dim": dim, "count": 0,
                     "revision": 0, "segments": [], "updated": time.time()}
+        if score_function:
+            manifest["score_function"] = score_function
         folder.mkdir(parents=True, exist_ok=True)
         vector_set = cls(folder, manifest)
         vector_set._write_manifest()
@@ -153,6 +158,11 @@ class VectorSet:
     @property
     def dim(self) -> int | None:
         return self.manifest.get("dim")
+
+    @property
+    def score_function(self) -> str:
+        """The model's score function when it was recorded (dot otherwise)."""
+        return self.manifest.get("score_function") or "dot"
 
     @property
     def revision(self) -> int:
@@ -227,6 +237,12 @@ class VectorSet:
         if len(matrix) != len(self):
             matrix = matrix[self._live()]
         return matrix
+
+    def norms(self) -> np.ndarray:
+        """Row norms of `vectors()`, computed once per opened set (for cosine search)."""
+        if self._norms is None or len(self._norms) != len(self):
+            self._norms = row_norms(self.vectors())
+        return self._norms
 
     def vectors_for(self, ids: list[str]) -> np.ndarray:
         """Rows for `ids` in that order; an id not in the set is an error naming it."""
@@ -312,7 +328,9 @@ class VectorSet:
 
 
 def open_vector_set(corpus_key: str, fingerprint: str, expert: str, side: str,
-                    root: Path | str | None = None) -> VectorSet:
+                    root: Path | str | None = None, score_function: str | None = None
+                    ) -> VectorSet:
     """The app's set for this corpus and model, created empty on first use."""
     folder = vector_set_folder(corpus_key, fingerprint, expert, side, root)
-    return VectorSet.create(folder, fingerprint, expert, side, corpus=corpus_key)
+    return VectorSet.create(folder, fingerprint, expert, side, corpus=corpus_key,
+                            score_function=score_function)
