@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from scimult_app import builtin
+from scimult_app.analysis.moving import tween
+from scimult_app.analysis.occlusion import (
+    SHORT_QUERY_WORDS,
+    Explanation,
+    explain_paper,
+    explain_query,
+    split_words,
+)
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.store import DEMO_CORPUS, CorpusStore
 from scimult_app.engine.embedder import Embedder
@@ -302,14 +312,23 @@ def paper_label(doc: Document) -> str:
     return f"{doc.title or doc.model_input()[:80]}{year}"
 
 
-def result_card(rank: int, doc: Document, score: float, highlight: bool | None = None) -> None:
-    """One ranked paper: title, year, labels, score, snippet, expandable abstract."""
+def result_card(rank: int, doc: Document, score: float, highlight: bool | None = None,
+                explain: Callable[[], tuple[Explanation | None, Explanation]] | None = None,
+                key: str = "card") -> None:
+    """One ranked paper: title, year, labels, score, snippet, expandable abstract; with
+    `explain`, a "Why this match" toggle that computes and shows the occlusion highlights."""
     mark = f" {GOLD_MARK}" if highlight else ""
     with st.container(border=True):
         st.markdown(f"**{rank}. {doc.title or doc.id}**{mark}")
         meta = [str(doc.year) if doc.year else "", ", ".join(doc.labels), f"score {score:.3f}",
                 f"id `{doc.id}`"]
         st.caption(" · ".join(part for part in meta if part))
+        if explain is not None and st.toggle("Why this match", key=f"{key}_explain_{rank}_{doc.id}",
+                                             help=OCCLUSION_HELP):
+            with st.spinner("Scoring the paper with each sentence left out…"):
+                query_explanation, paper_explanation = explain()
+            show_explanation(paper_explanation, query_explanation)
+            return
         body = doc.abstract or doc.text
         if len(body) > 240:
             st.write(body[:240].rsplit(" ", 1)[0] + "…")
@@ -317,3 +336,103 @@ def result_card(rank: int, doc: Document, score: float, highlight: bool | None =
                 st.write(body)
         else:
             st.write(body)
+
+
+OCCLUSION_HELP = ("Occlusion: the paper is scored again with each sentence (and the title) left "
+                  "out, and a short query with each word left out, under the chosen expert. "
+                  "Green: leaving it out lowers the score (it supports the match); red: leaving "
+                  "it out raises the score. Stronger colour, bigger change.")
+
+
+def explain_pair(embedder: Embedder, query: str, doc: Document, expert: str
+                 ) -> tuple[Explanation | None, Explanation]:
+    """Occlusion of the paper's sentences and, for a short query, of the query's words."""
+    paper = explain_paper(embedder, query, doc, expert)
+    short = 1 < len(split_words(query)) <= SHORT_QUERY_WORDS
+    words = explain_query(embedder, query, doc.model_input(), expert) if short else None
+    return words, paper
+
+
+def _shade(weight: float) -> str:
+    """Background for a unit: green when it supports the match, red when it works against it."""
+    alpha = 0.08 + 0.5 * abs(weight) if weight else 0.0
+    colour = "46, 160, 67" if weight > 0 else "248, 81, 73"
+    return f"rgba({colour}, {alpha:.2f})"
+
+
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_[]#~$|"}
+
+
+def _escape(text: str) -> str:
+    """Text safe inside st.markdown with HTML: no tags, no Markdown emphasis, no LaTeX."""
+    return "".join(_ENTITIES.get(c, c) for c in text)
+
+
+def highlighted_html(explanation: Explanation, part: str) -> str:
+    """`part` of the explained text as HTML, each unit shaded by its score change (escaped)."""
+    text = explanation.parts.get(part, "")
+    pieces, position = [], 0
+    for unit, weight in zip(explanation.units, explanation.weights()):
+        if unit.part != part:
+            continue
+        pieces.append(_escape(text[position:unit.start]))
+        pieces.append(f'<span style="background:{_shade(weight)};border-radius:3px;padding:0 2px" '
+                      f'title="{unit.delta:+.4f}">{_escape(unit.text)}</span>')
+        position = unit.end
+    pieces.append(_escape(text[position:]))
+    return "".join(pieces)
+
+
+def show_explanation(paper: Explanation, query: Explanation | None = None) -> None:
+    """The highlighted query words, title and abstract, and the strongest sentence in words."""
+    if query is not None and query.units:
+        st.markdown(f"Query: {highlighted_html(query, 'query')}", unsafe_allow_html=True)
+    if paper.parts.get("text"):
+        st.markdown(highlighted_html(paper, "text"), unsafe_allow_html=True)
+    else:
+        if paper.parts.get("title"):
+            st.markdown(f"<b>{highlighted_html(paper, 'title')}</b>", unsafe_allow_html=True)
+        st.markdown(highlighted_html(paper, "abstract"), unsafe_allow_html=True)
+    if paper.units:
+        best = paper.top(1)[0]
+        st.caption(f"{paper.expert} expert · score {paper.score:.3f} · leaving out “"
+                   f"{best.text[:80]}{'…' if len(best.text) > 80 else ''}” changes it by "
+                   f"{-best.delta:+.4f}. Green supports the match, red works against it.")
+
+
+def moving_map_figure(start: np.ndarray, end: np.ndarray, groups: list[str], hover: list[str],
+                      title: str = "", steps: int = 12) -> go.Figure:
+    """An animated map: points travel from `start` to `end` in eased frames (▶ Play, ◀ Back and
+    a slider), one trace per group so the legend keeps its colours in every frame."""
+    frames = tween(start, end, steps)
+    members: dict[str, list[int]] = {}
+    for position, group in enumerate(groups):
+        members.setdefault(group, []).append(position)
+    order = sorted(members)
+
+    def traces(coords: np.ndarray) -> list[go.Scatter]:
+        return [go.Scatter(x=coords[members[g], 0], y=coords[members[g], 1], mode="markers",
+                           name=g, hovertext=[hover[i] for i in members[g]], hoverinfo="text",
+                           marker={"size": 7}) for g in order]
+
+    every = np.vstack(frames) if len(start) else np.zeros((1, 2))
+    low, high = every.min(axis=0), every.max(axis=0)
+    pad = (high - low) * 0.05 + 1e-6
+    timing = {"frame": {"duration": 90, "redraw": False}, "transition": {"duration": 80}}
+    play = {"args": [None, {**timing, "fromcurrent": True}], "label": "▶ Play",
+            "method": "animate"}
+    back = {"args": [[str(i) for i in reversed(range(len(frames)))],
+                     {**timing, "mode": "immediate"}], "label": "◀ Back", "method": "animate"}
+    figure = go.Figure(data=traces(frames[0]),
+                       frames=[go.Frame(data=traces(f), name=str(i)) for i, f in enumerate(frames)])
+    figure.update_layout(
+        height=520, margin={"l": 0, "r": 0, "t": 30, "b": 0}, title=title,
+        xaxis={"visible": False, "range": [low[0] - pad[0], high[0] + pad[0]]},
+        yaxis={"visible": False, "range": [low[1] - pad[1], high[1] + pad[1]]},
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": 1.08,
+                      "xanchor": "left", "direction": "left", "buttons": [play, back]}],
+        sliders=[{"active": 0, "currentvalue": {"prefix": "step "}, "pad": {"t": 10},
+                  "steps": [{"args": [[str(i)], {"frame": {"duration": 0, "redraw": False},
+                                                 "mode": "immediate"}],
+                             "label": str(i), "method": "animate"} for i in range(len(frames))]}])
+    return figure

@@ -1,10 +1,21 @@
 """Experts: one corpus under each task expert, side by side, and how much they agree."""
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import corpus_vectors, embed_texts, paper_label, require_model_and_corpus
+from pages._shared import (
+    OCCLUSION_HELP,
+    corpus_vectors,
+    embed_texts,
+    explain_pair,
+    moving_map_figure,
+    paper_label,
+    require_model_and_corpus,
+    show_explanation,
+)
 from scimult_app.analysis.compare import agreement, align, top_k_by_expert
+from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
 from scimult_app.analysis.projection import cached_project
 from scimult_app.engine.experts import EXPERTS
 
@@ -28,12 +39,14 @@ vectors = {name: (corpus_vectors(embedder, docs, name, side="query", corpus=corp
 
 st.subheader("Maps, aligned")
 reference = None
+aligned = {}
 columns = st.columns(len(names))
 labels = [doc.labels[0] if doc.labels else "(none)" for doc in docs]
 for column, name in zip(columns, names):
     coords, note = cached_project(vectors[name][1], key=f"{loaded.fingerprint}:{name}", metric="cosine")
     coords = coords if reference is None else align(reference, coords)
     reference = coords if reference is None else reference
+    aligned[name] = coords
     frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "label": labels,
                           "title": [paper_label(d) for d in docs]})
     figure = go.Figure()
@@ -46,6 +59,33 @@ for column, name in zip(columns, names):
     column.plotly_chart(figure, width="stretch", key=f"experts_map_{name}")
 st.caption("Each map is rotated, reflected and scaled onto the search expert's map "
            "(Procrustes), so positions can be compared.")
+
+st.subheader("Experts, moving")
+left, right = st.columns(2)
+start_expert = left.selectbox("From", names, index=0, key="moving_from")
+end_expert = right.selectbox("To", names, index=1 if len(names) > 1 else 0, key="moving_to")
+distances = displacement(aligned[start_expert], aligned[end_expert])
+rows = animation_rows(distances)
+motion = moving_map_figure(aligned[start_expert][rows], aligned[end_expert][rows],
+                           [labels[row] for row in rows], [paper_label(docs[row]) for row in rows],
+                           title=f"{start_expert} → {end_expert}")
+st.plotly_chart(motion, width="stretch", key="experts_moving")
+shown = "" if len(rows) == len(docs) else (
+    f" The animation shows {len(rows)} of {len(docs)} papers: the farthest movers and an even "
+    "sample of the rest.")
+st.caption("Press ▶ Play: each paper travels from its place on the first expert's map to its place "
+           "on the second (both aligned onto the search expert's map)." + shown)
+movers = farthest_moved(aligned[start_expert], aligned[end_expert], [d.id for d in docs], n=10)
+by_id = {doc.id: doc for doc in docs}
+movers["title"] = [paper_label(by_id[i]) for i in movers["id"]]
+movers["label"] = [", ".join(by_id[i].labels) for i in movers["id"]]
+st.markdown(f"**Papers that move farthest** ({start_expert} → {end_expert})")
+st.dataframe(movers[["rank", "title", "label", "distance"]], hide_index=True, width="stretch",
+             column_config={"distance": st.column_config.NumberColumn(
+                 "distance", format="%.2f",
+                 help="How far the paper travels, in units of the map's typical radius (RMS "
+                      "distance of the papers from the map's centre).")})
+st.caption(f"Median move: {np.median(distances):.2f} map radii." if len(distances) else "")
 
 st.subheader("One paper or query, three experts")
 mode = st.radio("Compare on", ["A paper of the corpus", "A query"], horizontal=True)
@@ -65,6 +105,18 @@ titles = {doc.id: paper_label(doc) for doc in docs}
 st.dataframe(ranked.map(titles.get), width="stretch")
 st.write(" · ".join(f"{a} vs {b}: overlap@{k} = {overlaps.loc[a, b]:.2f}"
                     for i, a in enumerate(names) for b in names[i + 1:]))
+
+if st.toggle("Why this match, under each expert", key="experts_explain", help=OCCLUSION_HELP):
+    listed = list(dict.fromkeys(ranked.to_numpy().ravel().tolist()))
+    target = st.selectbox("Ranked paper", listed, format_func=lambda i: titles[i],
+                          key="experts_explain_paper")
+    query_text = docs[chosen].model_input() if mode == "A paper of the corpus" else text
+    for column, name in zip(st.columns(len(names)), names):
+        with column:
+            st.markdown(f"**{name}**")
+            with st.spinner(f"Occluding under the {name} expert…"):
+                words, paper = explain_pair(embedder, query_text, by_id[target], name)
+            show_explanation(paper, words)
 
 st.subheader("Corpus-wide agreement")
 table = agreement(vectors, k=10, score_function=score_function)

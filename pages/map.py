@@ -14,19 +14,30 @@ import streamlit as st
 from pages._shared import (
     corpus_store,
     corpus_vectors,
+    embed_texts,
     expert_picker,
     paper_label,
     require_model_and_corpus,
     single_expert_note,
 )
+from scimult_app.analysis.clusters import (
+    cluster_centres,
+    default_cluster_count,
+    default_min_cluster_size,
+    hdbscan_clusters,
+    kmeans_clusters,
+    name_clusters,
+    unnamed_clusters,
+)
 from scimult_app.analysis.projection import (
     cached_project,
     cached_project_keyed,
-    clusters,
     density,
     marker_rows,
 )
 from scimult_app.analysis.selection import clicked_id, highlight, rows_in_region, selected_ids
+from scimult_app.corpus import demo
+from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.services.embedding_job import map_key
 
 FOCUS_KEY = "neighbour_paper"
@@ -77,8 +88,44 @@ frame = pd.DataFrame({
     "label": [d.labels[0] if d.labels else "(none)" for d in docs],
     "year": [d.year for d in docs],
 })
-if colour_by == "cluster":  # KMeans only when asked for: it is the costly column on big corpora
-    frame["cluster"] = [f"cluster {c + 1}" for c in clusters(vectors)]
+cluster_names = []
+centres = {}
+if colour_by == "cluster":  # clusters only when asked for: the costly column on big corpora
+    shipped = demo.label_sets()
+    one, two, three = st.columns(3)
+    method = one.radio("Clusters", ["HDBSCAN on the map", "KMeans on the vectors"],
+                       key="map_cluster_method",
+                       help="HDBSCAN finds the dense groups you see on the map and leaves "
+                            "scattered papers unclustered; KMeans splits every paper into k "
+                            "groups by their embeddings.")
+    if method.startswith("HDBSCAN"):
+        size = two.number_input("Smallest cluster", 2, max(2, len(docs)),
+                                min(default_min_cluster_size(len(docs)), max(2, len(docs))),
+                                key="map_min_cluster")
+        cluster_ids = hdbscan_clusters(coords, int(size))
+    else:
+        count = two.number_input("Clusters (k)", 1, max(1, len(docs)),
+                                 min(default_cluster_count(len(docs)), len(docs)),
+                                 key="map_cluster_count")
+        cluster_ids = kmeans_clusters(vectors, int(count))
+    label_set = three.selectbox("Name clusters with", [*shipped, "(no names)"],
+                                key="map_cluster_labels",
+                                help="Each cluster takes the label of this set that the "
+                                     "classification expert scores highest against the mean of "
+                                     "its papers; the words beside are its TF-IDF keywords.")
+    texts = [f"{d.title} {d.abstract} {d.text}" for d in docs]
+    if label_set in shipped:
+        labels = read_label_set(shipped[label_set].name, shipped[label_set].read_bytes())
+        label_vectors = embed_texts(embedder, label_texts(labels), "classification", "candidate",
+                                    f"{len(labels)} labels")
+        paper_vectors = corpus_vectors(embedder, docs, "classification", side="query")
+        cluster_names = name_clusters(cluster_ids, paper_vectors, label_vectors, labels,
+                                      embedder.loaded.score_function, texts)
+    else:
+        cluster_names = unnamed_clusters(cluster_ids, texts)
+    names = {c.cluster: f"{c.cluster + 1} · {c.title()}" for c in cluster_names}
+    frame["cluster"] = [names.get(c, "unclustered") for c in cluster_ids]
+    centres = cluster_centres(coords, cluster_ids)
 query = st.text_input("Highlight papers matching", placeholder="e.g. sepsis")
 frame["match"] = highlight([f"{d.title} {d.abstract} {d.text}" for d in docs], query)
 
@@ -114,10 +161,23 @@ if colour_by == "year" and shown["year"].notna().any():
         marker={"color": shown["year"], "colorscale": "Viridis", "size": 8,
                 "colorbar": {"title": "year"}}))
 else:
-    for value, group in shown.groupby(colour_by, sort=True):
+    order = [names[c.cluster] for c in cluster_names] + ["unclustered"] \
+        if colour_by == "cluster" else sorted(shown[colour_by].dropna().unique(), key=str)
+    for value in order:
+        group = shown[shown[colour_by] == value]
+        if group.empty:
+            continue
         figure.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=str(value),
                                       customdata=group[["id"]].values, hovertext=group["title"],
-                                      hoverinfo="text", marker={"size": 8}))
+                                      hoverinfo="text",
+                                      marker={"size": 8, **({"color": "#9e9e9e", "opacity": 0.6}
+                                                            if value == "unclustered" else {})}))
+if centres:
+    named = [c for c in cluster_names if c.cluster in centres]
+    figure.add_trace(go.Scatter(
+        x=[centres[c.cluster][0] for c in named], y=[centres[c.cluster][1] for c in named],
+        mode="text", text=[f"<b>{c.cluster + 1} · {c.name}</b>" for c in named],
+        textfont={"size": 13}, hoverinfo="skip", showlegend=False, name="cluster names"))
 figure.update_layout(height=620, margin={"l": 0, "r": 0, "t": 10, "b": 0}, dragmode="lasso",
                      xaxis={"visible": False}, yaxis={"visible": False},
                      legend={"itemsizing": "constant"})
@@ -130,6 +190,19 @@ if large:
 else:
     st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Box or lasso to list "
                "papers; click one point to open its neighbours.")
+
+if cluster_names:
+    st.subheader("Clusters")
+    st.dataframe(pd.DataFrame([{
+        "cluster": c.cluster + 1, "name": c.name, "papers": c.size, "keywords": ", ".join(c.keywords),
+        "papers whose own top label it is": c.share} for c in cluster_names]),
+        hide_index=True, width="stretch",
+        column_config={"papers whose own top label it is": st.column_config.ProgressColumn(
+            format="percent", min_value=0.0, max_value=1.0)})
+    unclustered = int((frame["cluster"] == "unclustered").sum())
+    if unclustered:
+        st.caption(f"{unclustered} papers lie in no dense group (HDBSCAN noise): shown as "
+                   "“unclustered”.")
 
 clicked = clicked_id(event)
 if clicked and clicked != st.session_state.get("map_last_click"):

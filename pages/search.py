@@ -6,6 +6,7 @@ from pages._shared import (
     corpus_vectors,
     embed_texts,
     expert_picker,
+    explain_pair,
     require_model_and_corpus,
     result_card,
     single_expert_note,
@@ -59,5 +60,8 @@ table = pd.DataFrame([{"rank": rank, "id": docs[i].id, "title": docs[i].title,
                       for rank, (i, score) in enumerate(hits, 1)])
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "search_results.csv",
                    "text/csv")
+st.caption("Turn on “Why this match” on a card to see which sentences of the paper (and words "
+           "of a short query) move its score most under this expert.")
 for rank, (i, score) in enumerate(hits, 1):
-    result_card(rank, docs[i], score)
+    result_card(rank, docs[i], score, key="search",
+                explain=lambda doc=docs[i]: explain_pair(embedder, query_text, doc, expert))

@@ -19,7 +19,7 @@ import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "scimult_moe_attn_tiny"  # the copy conftest uses
+FIXTURE = ROOT / "tests" / "fixtures" / "scimult_moe_attn_tiny"
 TOKENIZER = FIXTURE / "tokenizer"
 VOCAB = 6532  # rows of the fixture tokenizer's vocab.txt
 QUERY_PREFIX = "question_model.encoder."

@@ -1,4 +1,4 @@
-"""2-D maps of a corpus (UMAP, PCA for small corpora), cached on disk, and KMeans clusters."""
+"""2-D maps of a corpus (UMAP, PCA for small corpora), cached on disk."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+# the KMeans helper moved to analysis.clusters; the old name keeps its callers working
+from scimult_app.analysis.clusters import kmeans_clusters as clusters  # noqa: F401
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
 UMAP_MIN = 15  # fewer papers than this: PCA instead of UMAP
@@ -87,27 +89,6 @@ def cached_project(vectors: np.ndarray, key: str, projector: Callable = project,
     np.save(buffer, np.asarray(coords, dtype=np.float32), allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
     return np.asarray(coords, dtype=np.float32), note
-
-
-def clusters(vectors: np.ndarray, n_clusters: int | None = None, seed: int = 0) -> np.ndarray:
-    """KMeans cluster of each vector (L2-normalised), numbered by first appearance.
-
-    Default count: round(sqrt(n / 2)) clipped to 2..12; a single cluster below 4 vectors.
-    """
-    vectors = np.asarray(vectors, dtype=np.float64)
-    n = len(vectors)
-    if n < 4:
-        return np.zeros(n, dtype=int)
-    if n_clusters is None:
-        n_clusters = int(np.clip(round(np.sqrt(n / 2)), 2, 12))
-    n_clusters = max(1, min(n_clusters, n))
-    from sklearn.cluster import KMeans
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fewer distinct points than clusters
-        raw = KMeans(n_clusters=n_clusters, random_state=seed, n_init=10).fit_predict(
-            _normalise(vectors))
-    order = {c: i for i, c in enumerate(dict.fromkeys(raw.tolist()))}
-    return np.array([order[c] for c in raw], dtype=int)
 
 
 # ---------------------------------------------------------------- maps of big corpora
