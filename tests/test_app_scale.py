@@ -1,5 +1,7 @@
 """Big corpora in the app: pages wait for the background embedding and say so; the density map;
 the sampled projection and the selection of every point in an area."""
+import uuid
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -93,13 +95,16 @@ def test_map_of_a_big_corpus_is_a_density_with_stated_points(big_corpus, monkeyp
 def test_cancelled_embedding_offers_resume(big_corpus):
     from scimult_app.models import open_model
     loaded = open_model("minilm")
-    job = embedding_job.start_embedding(big_corpus, CORPUS, loaded, "class", "query",
+    wait_for_embedding()  # jobs of earlier tests
+    name = f"Cancel test {uuid.uuid4().hex[:8]}"  # a corpus no earlier run has embedded
+    big_corpus.save(name, forty_papers())
+    job = embedding_job.start_embedding(big_corpus, name, loaded, "classification", "query",
                                         ("minilm", None))
     embedding_job.cancel(job)
     job.wait(TIMEOUT)
     if job.error != "cancelled":
         pytest.skip("the job finished before the cancel reached it")
-    at = open_page("labels", corpus_name=CORPUS)
+    at = open_page("labels", corpus_name=name)
     said = " ".join(w.value for w in at.info)
     assert "cancelled" in said
     assert any(b.label == "Resume embedding" for b in at.button)
@@ -119,7 +124,8 @@ def clustered(n, dim=16, seed=0):
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_sampled_projection_places_every_point_and_is_cached():
+def test_sampled_projection_places_every_point_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIMULT_APP_CACHE", str(tmp_path))
     vectors = clustered(150)
     coords, note = project_sampled(vectors, sample=60)
     assert coords.shape == (150, 2) and np.isfinite(coords).all()
