@@ -350,6 +350,7 @@ def run_train(args: argparse.Namespace) -> None:
         if step == 1 or step % 10 == 0 or step == total:
             say(f"step {step}/{total} {task} loss {loss:.3f}")
     model, result = fine_tune(base, pairs, config, args.experts, args.layout, report)
+    say(result.truncation_note())
     save_model(model, output)
     say(f"wrote {output}: {model.num_experts} expert(s), {args.steps} steps in "
         f"{result.seconds:.0f} s, peak memory {result.peak_memory_mb:.0f} MB. Load it with "

@@ -7,7 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from scimult_app import builtin
-from scimult_app.engine.loading import LoadedModel, load_model
+from scimult_app.engine.loading import (
+    LoadedModel,
+    load_model,
+    tokenizer_fingerprint,
+    weights_fingerprint,
+)
 from scimult_app.errors import ScimultError
 
 
@@ -23,6 +28,30 @@ def open_model(source: str | Path | None = None, tokenizer: str | Path | None = 
                            f"Hugging Face BERT folder, or a built-in name "
                            f"({', '.join(builtin.NAMES)}).")
     return load_model(source, tokenizer)
+
+
+def model_key(source: str | Path | None = None, tokenizer: str | Path | None = None) -> tuple:
+    """What a loaded model is, before loading it: the path and the content fingerprints of
+    its weights and tokenizer files (each file hashed once per version). Key caches of loaded
+    models on this, not on the path: a new upload or a retrained model under the same name
+    gets a new key, the same file asked for again gets the same one."""
+    source = str(source) if source else builtin.DEFAULT
+    if source in builtin.NAMES:
+        if not builtin.is_built(source):
+            return ("builtin", source, "not built yet")
+        folder = builtin.folder(source)
+        path, tokenizer = folder / "model.ckpt", tokenizer or folder / "tokenizer"
+    else:
+        path = Path(source).expanduser()
+    if not path.exists():
+        return ("missing", str(path))
+    if tokenizer:
+        tokenizer_part = tokenizer_fingerprint(tokenizer)
+    elif path.is_dir():
+        tokenizer_part = tokenizer_fingerprint(path)
+    else:
+        tokenizer_part = "found by the backbone name"
+    return (str(path.absolute()), weights_fingerprint(path), tokenizer_part)
 
 
 def default_model() -> str:

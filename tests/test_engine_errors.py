@@ -193,3 +193,12 @@ def test_huggingface_folder_without_weights(tmp_path):
         open_model(folder)
     assert str(folder) in str(error.value)
 
+
+
+@pytest.mark.parametrize("data", [b"G", b"J\x01", b"\x80\x02G\x00\x00"])
+def test_pickle_cut_inside_a_number(tmp_path, data):
+    """Found by tests/test_fuzz.py: a pickle that ends inside a number (struct.error)."""
+    path = tmp_path / "cut.ckpt"
+    path.write_bytes(data)
+    message = refused(path)
+    assert "fetch the checkpoint again" in message or "not a PyTorch checkpoint" in message

@@ -215,7 +215,11 @@ def test_heads_by_convention_without_config(tmp_path):
     path = save(tmp_path / "hidden128.ckpt", checkpoint_dict(tower_dict([bert]), None, encoder_params()))
     loaded = open_model(path, _tokenizer_folder(tmp_path, None))
     assert loaded.config.num_heads == 2
-    assert loaded.summary()["attention_heads"] == "2 (head size 64 convention)"
+    assert loaded.summary()["attention_heads"] == ("2 (assumed: head size 64 convention, no "
+                                                   "num_attention_heads in a config.json)")
+    # said in the notes too (the app's model summary and `info` show them)
+    [note] = [note for note in loaded.notes if note.startswith("attention heads")]
+    assert "2 assumed" in note and "config.json" in note and "--tokenizer" in note
     assert np.abs(embed(loaded) - bert_embeddings(bert, TEXTS)).max() <= 1e-4
 
 

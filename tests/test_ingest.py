@@ -215,6 +215,26 @@ def test_pdf_title_and_abstract_are_guessed(tmp_path):
     assert doc.extra["text_source"] == "pdf"
 
 
+def test_pdf_says_pages_read_and_where_the_abstract_was_cut(tmp_path):
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(make_pdf(PAPER_LINES))))
+    for _ in range(4):
+        writer.add_blank_page(612, 792)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    row = ingest.parse_upload("long.pdf", buffer.getvalue()).iloc[0]
+    assert (row["pages_read"], row["pages_total"]) == (3, 5)
+    assert row["abstract_cut"] == "at the heading '1 Introduction'"
+    endless = ["A Title Long Enough To Count", "Abstract",
+               *[f"word{n} " * 10 for n in range(50)]]
+    row = ingest.parse_upload("endless.pdf", make_pdf(endless)).iloc[0]
+    assert len(row["abstract"].split()) == 400
+    assert row["abstract_cut"] == "after 400 words (of 500 before the next heading)"
+
+
 def test_pdf_without_abstract_heading_takes_first_words(tmp_path):
     path = tmp_path / "notes.pdf"
     body = [f"sentence {n} about coral reef ecology and warming" for n in range(60)]
@@ -223,6 +243,8 @@ def test_pdf_without_abstract_heading_takes_first_words(tmp_path):
     assert row["title"] == "Coral Reefs Under Ocean Warming"
     words = row["abstract"].split()
     assert words[:3] == ["sentence", "0", "about"] and len(words) == 250
+    assert row["abstract_cut"] == ("no Abstract heading: the first 250 words after the title "
+                                   "(of 480 on the pages read)")
 
 
 def test_pdf_without_text_asks_for_ocr(tmp_path):

@@ -212,3 +212,18 @@ def test_crossval_script_names_an_unknown_task():
                          timeout=120)
     assert run.returncode == 2
     assert "unknown task(s) serch; the tasks are" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_training_reports_truncated_pairs(tiny):
+    long_text = "heart failure ejection fraction " * 40  # 442 tokens with this vocabulary
+    pairs = {"search": [Pair("search", "short query", "short paper"),
+                        Pair("search", long_text, "another paper"),
+                        Pair("search", "a query", "a paper", negatives=(long_text,))],
+             "link": [Pair("link", "citing paper", "cited paper")]}
+    _, result = fine_tune(tiny, pairs, TrainConfig(steps=2, batch_size=4, max_length=64), 1)
+    assert result.max_length == 64
+    assert result.truncated_pairs == {"search": 2, "link": 0}
+    assert result.truncation_note() == ("pairs with a text cut at 64 tokens: search 2 of 3, "
+                                        "link 0 of 1")
+    _, longer = fine_tune(tiny, pairs, TrainConfig(steps=2, batch_size=4, max_length=512), 1)
+    assert longer.truncated_pairs == {"search": 0, "link": 0}

@@ -29,13 +29,17 @@ def _text(value) -> str:
 
 
 def _records_csv(filename: str, content: str, delimiter: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(content), delimiter=delimiter)
-    columns = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    if "name" not in columns:
-        raise InputError(f"{filename}: no 'name' column (found: {', '.join(columns) or 'none'}). "
-                         "A label set needs 'name', optionally 'definition' and 'label'.")
-    return [(number, {(key or "").strip().lower(): value for key, value in row.items()})
-            for number, row in enumerate(reader, 2)]
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    try:
+        columns = [(name or "").strip().lower() for name in reader.fieldnames or []]
+        if "name" not in columns:
+            raise InputError(f"{filename}: no 'name' column (found: {', '.join(columns) or 'none'}). "
+                             "A label set needs 'name', optionally 'definition' and 'label'.")
+        return [(number, {(key or "").strip().lower(): value for key, value in row.items()})
+                for number, row in enumerate(reader, 2)]
+    except csv.Error as error:
+        raise InputError(f"{filename}, line {reader.line_num}: not valid CSV ({error}). Save the "
+                         "label set again from your spreadsheet as CSV.") from None
 
 
 def _records_jsonl(filename: str, content: str) -> list[tuple[int, dict]]:

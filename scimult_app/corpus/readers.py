@@ -277,17 +277,22 @@ STAMP = re.compile(r"arxiv|doi\b|preprint|https?:|www\.|©|copyright|journal of|
 ABSTRACT_LINE = re.compile(r"^\W*abstract\b[\s.:—–-]*(.*)$", re.I)
 INTRO_LINE = re.compile(r"^\s*(?:(?:\d+|[IV]+)\.?\s*)?introduction\b"
                         r"|^\s*(?:keywords|index terms)\b", re.I)
+PDF_PAGES = 3  # pages read: title and abstract are on the first
+ABSTRACT_WORDS, FALLBACK_WORDS = 400, 250
 JOINERS = ("of", "for", "and", "the", "in", "on", "with", "to", "a", "an", "via", "from", "by")
 
 
-def _pdf_lines(data: bytes, filename: str) -> list[str]:
+def _pdf_lines(data: bytes, filename: str) -> tuple[list[str], int, int]:
+    """Non-blank lines of the first PDF_PAGES pages, pages read, pages in the file."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise FileNotDecryptedError("password")
-        text = "\n".join(page.extract_text() or "" for page in reader.pages[:3])
+        total = len(reader.pages)
+        read = min(total, PDF_PAGES)
+        text = "\n".join(reader.pages[n].extract_text() or "" for n in range(read))
     except FileNotDecryptedError:
         raise InputError(f"{filename}: the PDF is password-protected. Save an unprotected "
                          "copy, or paste its title and abstract.") from None
@@ -299,7 +304,7 @@ def _pdf_lines(data: bytes, filename: str) -> list[str]:
     if not any(lines):
         raise InputError(f"{filename}: the PDF has no extractable text (a scanned PDF?). Run "
                          "OCR on it first, or paste the title and abstract.")
-    return [line for line in lines if line]
+    return [line for line in lines if line], read, total
 
 
 def _join_lines(lines: list[str]) -> str:
@@ -314,7 +319,7 @@ def _join_lines(lines: list[str]) -> str:
 
 
 def _pdf(data: bytes, filename: str) -> list[dict]:
-    lines = _pdf_lines(data, filename)
+    lines, pages_read, pages_total = _pdf_lines(data, filename)
     abstract_at = next((n for n, line in enumerate(lines) if ABSTRACT_LINE.match(line)), None)
     head = lines[:abstract_at if abstract_at is not None else 15]
     title_at = next((n for n, line in enumerate(head)
@@ -328,15 +333,27 @@ def _pdf(data: bytes, filename: str) -> list[dict]:
                    or (following[:1].islower() and len(first) >= 40))
         if wrapped and not STAMP.search(following):
             title_lines.append(following)
+    abstract, cut = "", ""
     if abstract_at is not None:
         body = [ABSTRACT_LINE.match(lines[abstract_at]).group(1), *lines[abstract_at + 1:]]
         end = next((n for n, line in enumerate(body) if n and INTRO_LINE.match(line)), len(body))
-        abstract = " ".join(_join_lines([line for line in body[:end] if line]).split()[:400])
+        words = _join_lines([line for line in body[:end] if line]).split()
+        abstract = " ".join(words[:ABSTRACT_WORDS])
+        if len(words) > ABSTRACT_WORDS:
+            cut = f"after {ABSTRACT_WORDS} words (of {len(words)} before the next heading)"
+        elif end < len(body):
+            cut = f"at the heading {body[end][:60]!r}"
+        else:
+            cut = f"at the end of page {pages_read} (no Introduction or Keywords heading)"
     if abstract_at is None or not abstract:
-        after = lines[(title_at or 0) + len(title_lines):]
-        abstract = " ".join(_join_lines(after).split()[:250])
+        words = _join_lines(lines[(title_at or 0) + len(title_lines):]).split()
+        abstract = " ".join(words[:FALLBACK_WORDS])
+        cut = (f"no Abstract heading: the first {FALLBACK_WORDS} words after the title "
+               f"(of {len(words)} on the pages read)" if len(words) > FALLBACK_WORDS
+               else f"no Abstract heading: all {len(words)} words after the title")
     return [{"title": _join_lines(title_lines), "abstract": abstract,
-             "text_source": "pdf", "file": filename}]
+             "text_source": "pdf", "file": filename, "pages_read": pages_read,
+             "pages_total": pages_total, "abstract_cut": cut}]
 
 
 # ---------------------------------------------------------------- pasted and plain text

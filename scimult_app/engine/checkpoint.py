@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from scimult_app.engine.model import BiEncoder, EncoderConfig
+from scimult_app.engine.model import ACTIVATIONS, BiEncoder, EncoderConfig
 from scimult_app.engine.safe_load import load_pickle, to_plain
 from scimult_app.errors import CheckpointError
 from scimult_app.paths import atomic_write_bytes
@@ -22,6 +22,9 @@ from scimult_app.paths import atomic_write_bytes
 QUERY_PREFIX = "question_model.encoder."
 CANDIDATE_PREFIX = "ctx_model.encoder."
 HEAD_SIZE_CONVENTION = 64
+# the files of a Hugging Face folder that decide its vectors (besides the tokenizer's)
+HF_MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin",
+                  "1_Pooling/config.json", "sentence_bert_config.json")
 _LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 _EXPERT = re.compile(r"(?:moe_query|interm_layers)\.(\d+)\.")
 
@@ -35,6 +38,28 @@ class CheckpointContents:
     model_dict: dict[str, torch.Tensor]
     heads_from_folder: int | None = None  # a HF folder's own config.json
     notes: list[str] = field(default_factory=list)
+    model_config: dict[str, Any] = field(default_factory=dict)  # a HF folder's config.json
+
+
+def architecture_settings(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """`hidden_act` and `layer_norm_eps` of a Hugging Face config.json, checked; BERT's
+    defaults where absent. Anything the encoder cannot reproduce is refused with a message."""
+    activation = config.get("hidden_act", "gelu")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise CheckpointError(
+            f"{where}: hidden_act {activation!r} is not supported (supported: "
+            f"{', '.join(ACTIVATIONS)}). Check the config.json, or use a BERT backbone.")
+    position = config.get("position_embedding_type", "absolute")
+    if position != "absolute":
+        raise CheckpointError(
+            f"{where}: position_embedding_type {position!r} is not supported; only BERT's "
+            "absolute position embeddings (as in every SciMult checkpoint) are. Relative "
+            "position embeddings would give wrong vectors, so the model is refused.")
+    eps = config.get("layer_norm_eps", 1e-12)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise CheckpointError(f"{where}: layer_norm_eps {eps!r} is not a small positive number. "
+                              "Fix the config.json.")
+    return {"hidden_act": activation, "layer_norm_eps": float(eps)}
 
 
 def _ignorable(key: str) -> bool:
@@ -63,13 +88,24 @@ def read_scimult_checkpoint(path: Path) -> CheckpointContents:
     return CheckpointContents(path, "scimult", params, model_dict)
 
 
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise CheckpointError(f"{path} cannot be read as JSON ({error}). Download the model "
+                              "folder again.") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} is not a JSON object. Download the model folder again.")
+    return value
+
+
 def read_huggingface_folder(folder: Path) -> CheckpointContents:
     """A BERT folder (config.json, model.safetensors or pytorch_model.bin) as one shared encoder."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{folder} is a folder without config.json. Point at a Hugging "
                               "Face BERT folder (config.json, weights, vocab.txt) or a .ckpt file.")
-    config = json.loads(config_file.read_text())
+    config = _json_object(config_file)
     if config.get("model_type", "bert") != "bert":
         raise CheckpointError(f"{folder}: model_type is {config.get('model_type')!r}; only BERT "
                               "encoders (the SciMult backbone) are supported.")
@@ -94,14 +130,19 @@ def read_huggingface_folder(folder: Path) -> CheckpointContents:
     }
     notes = ["Hugging Face BERT folder: one shared encoder, every expert name selects it."]
     pooling = folder / "1_Pooling" / "config.json"
-    if pooling.is_file() and json.loads(pooling.read_text()).get("pooling_mode_mean_tokens"):
+    if pooling.is_file() and _json_object(pooling).get("pooling_mode_mean_tokens"):
         params["mean_pool"] = True
         notes.append("sentence-transformers folder: mean pooling, L2-normalised, cosine score.")
     st_config = folder / "sentence_bert_config.json"
     if st_config.is_file():
-        params["max_length"] = int(json.loads(st_config.read_text()).get("max_seq_length", 512))
+        length = _json_object(st_config).get("max_seq_length", 512)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise CheckpointError(f"{st_config}: max_seq_length {length!r} is not a whole number "
+                                  "of at least 2. Fix the file or remove it.")
+        params["max_length"] = length
     return CheckpointContents(folder, "huggingface", params, model_dict,
-                              heads_from_folder=config.get("num_attention_heads"), notes=notes)
+                              heads_from_folder=config.get("num_attention_heads"), notes=notes,
+                              model_config=config)
 
 
 def _tower_tensors(model_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -110,8 +151,9 @@ def _tower_tensors(model_dict: dict[str, torch.Tensor], prefix: str) -> dict[str
 
 
 def infer_config(tensors: dict[str, torch.Tensor], num_heads: int | None,
-                 where: str) -> EncoderConfig:
-    """Read every size but the head count off the tensor names and shapes."""
+                 where: str, architecture: dict[str, Any] | None = None) -> EncoderConfig:
+    """Read every size but the head count off the tensor names and shapes; activation and
+    LayerNorm eps come from `architecture` (see architecture_settings)."""
     try:
         vocab_size, hidden_size = tensors["embeddings.word_embeddings.weight"].shape
         max_positions = tensors["embeddings.position_embeddings.weight"].shape[0]
@@ -147,6 +189,10 @@ def infer_config(tensors: dict[str, torch.Tensor], num_heads: int | None,
     if intermediate_size is None:
         raise CheckpointError(f"{where}: no feed-forward weights found "
                               "(encoder.layer.N.intermediate.dense.weight); not a SciMult layout.")
+    if num_heads is not None and (isinstance(num_heads, bool) or not isinstance(num_heads, int)
+                                  or num_heads < 1):
+        raise CheckpointError(f"{where}: num_attention_heads {num_heads!r} is not a positive "
+                              "whole number; fix it in the tokenizer folder's config.json.")
     heads = num_heads or max(1, hidden_size // HEAD_SIZE_CONVENTION)
     if hidden_size % heads:
         raise CheckpointError(f"{where}: hidden size {hidden_size} is not divisible by "
@@ -157,7 +203,7 @@ def infer_config(tensors: dict[str, torch.Tensor], num_heads: int | None,
         num_heads=heads, intermediate_size=intermediate_size, max_positions=max_positions,
         type_vocab_size=type_vocab_size, num_experts=expert_counts.pop() if expert_counts else 1,
         attention_expert_layers=tuple(attention_layers),
-        feedforward_expert_layers=tuple(feedforward_layers))
+        feedforward_expert_layers=tuple(feedforward_layers), **(architecture or {}))
 
 
 def _towers_equal(query: dict[str, torch.Tensor], candidate: dict[str, torch.Tensor]) -> bool:
@@ -184,8 +230,10 @@ def _load_tower(tower: torch.nn.Module, tensors: dict[str, torch.Tensor], where:
     tower.load_state_dict(state, strict=True, assign=True)
 
 
-def build_model(contents: CheckpointContents, num_heads: int | None) -> tuple[BiEncoder, bool]:
-    """Instantiate and load the bi-encoder; returns it and whether the towers are shared."""
+def build_model(contents: CheckpointContents, num_heads: int | None,
+                architecture: dict[str, Any] | None = None) -> tuple[BiEncoder, bool]:
+    """Instantiate and load the bi-encoder; returns it and whether the towers are shared.
+    `architecture`: hidden_act and layer_norm_eps (BERT's when None)."""
     where = str(contents.path)
     params = contents.encoder_params
     if params.get("use_infer_expert") or any(".expert_gate." in k for k in contents.model_dict):
@@ -210,8 +258,8 @@ def build_model(contents: CheckpointContents, num_heads: int | None) -> tuple[Bi
     if params.get("shared_encoder"):
         # the reference loads both prefixes into one module: the ctx_model tensors land last
         query = candidate
-    query_config = infer_config(query, num_heads, where)
-    candidate_config = None if shared else infer_config(candidate, num_heads, where)
+    query_config = infer_config(query, num_heads, where, architecture)
+    candidate_config = None if shared else infer_config(candidate, num_heads, where, architecture)
     with torch.device("meta"):
         model = BiEncoder(query_config, candidate_config)
     _load_tower(model.question_model, query, where,

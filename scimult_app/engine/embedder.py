@@ -114,26 +114,29 @@ class Embedder:
         texts = [text if isinstance(text, str) else str(text) for text in texts]
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         keys = [entry_key(expert_index, side, max_length, text) for text in texts]
-        cached = self.cache.get_many(keys, self.dimension) if self.cache else {}
+        cached = self.cache.get_entries(keys, self.dimension) if self.cache else {}
         todo = [i for i, key in enumerate(keys) if key not in cached]
         for i, key in enumerate(keys):
             if key in cached:
-                vectors[i] = cached[key]
-        ids, truncated = self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+                vectors[i] = cached[key][0]
+        ids, truncated = (self.loaded.tokenizer.encode([texts[i] for i in todo], max_length)
+                          if todo else ([], []))
         computed = self._run(ids, expert_index, side, batch_size or self.batch_size,
                              progress, len(texts) - len(todo), len(texts))
-        fresh = {}
+        fresh, cut_keys = {}, set()
         for row, i in enumerate(todo):
             vectors[i] = computed[row]
             fresh[keys[i]] = computed[row]
+            if truncated[row]:
+                cut_keys.add(keys[i])
         if self.cache:
-            self.cache.put_many(fresh)
+            self.cache.put_many(fresh, cut_keys)
         if progress:
             progress(len(texts), len(texts))
-        # texts served from the cache were cut too: count them, so the total does not depend on it
-        from_cache = [texts[i] for i, key in enumerate(keys) if key in cached]
-        cut = sum(n > max_length for n in self.loaded.tokenizer.count_tokens(from_cache))
-        return EmbeddingResult(vectors, sum(truncated) + cut, len(from_cache))
+        # texts served from the cache were cut too: the flag stored with each vector counts them
+        from_cache = len(texts) - len(todo)
+        cut = sum(cached[key][1] for key in keys if key in cached)
+        return EmbeddingResult(vectors, sum(truncated) + cut, from_cache)
 
     @torch.inference_mode()
     def _run(self, ids: list[list[int]], expert_index: int, side: str, batch_size: int,
@@ -144,7 +147,8 @@ class Embedder:
         finished = 0
         for batch in plan_batches([len(row) for row in ids], batch_size, self.max_tokens):
             input_ids, mask = pad_batch([ids[i] for i in batch], pad, self.device)
-            hidden = encoder(input_ids, mask, expert_index)
+            # [CLS] pooling reads position 0 only: the last layer computes just that row
+            hidden = encoder(input_ids, mask, expert_index, first_only=not self.loaded.mean_pool)
             pooled = pool(hidden, mask, self.loaded.mean_pool)
             out[batch] = pooled.float().cpu().numpy()
             finished += len(batch)

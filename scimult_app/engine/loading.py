@@ -2,24 +2,32 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scimult_app.engine.checkpoint import (
+    HF_MODEL_FILES,
     CheckpointContents,
+    architecture_settings,
     build_model,
     read_huggingface_folder,
     read_scimult_checkpoint,
 )
 from scimult_app.engine.experts import EXPERTS, get_expert
+from scimult_app.engine.fingerprint import file_fingerprint
 from scimult_app.engine.model import BiEncoder, EncoderConfig
-from scimult_app.engine.tokenizer import Tokenizer, resolve_tokenizer
+from scimult_app.engine.tokenizer import TOKENIZER_FILES, Tokenizer, resolve_tokenizer
 from scimult_app.errors import ScimultError
 
 MAX_LENGTH = 512
+# Bump when anything that decides a cached vector changes outside the model's own settings
+# (the forward pass, pooling, tokenization): every embedding cache then starts anew.
+CACHE_FORMAT = 2
+HEADS_ASSUMED = "assumed: head size 64 convention, no num_attention_heads in a config.json"
 
 
 @dataclass
@@ -102,14 +110,63 @@ class LoadedModel:
         }
 
 
-def fingerprint(model: BiEncoder, tokenizer: Tokenizer, mean_pool: bool) -> str:
-    """Content hash of the weights, vocabulary and pooling: what decides the embeddings."""
+def _settings_digest(digest, model: BiEncoder, tokenizer: Tokenizer, mean_pool: bool,
+                     max_length: int | None) -> None:
+    """Everything besides the weights that changes a vector: both towers' full configuration
+    (sizes, heads, activation, LayerNorm eps, expert layout), the vocabulary and lowercasing,
+    pooling, the default maximum length and the cache format."""
+    towers = [asdict(model.tower(side).config) for side in ("query", "candidate")]
+    digest.update(json.dumps({"towers": towers, "shared": model.shared, "lower": tokenizer.lowercase,
+                              "mean_pool": mean_pool, "max_length": max_length,
+                              "format": CACHE_FORMAT}, sort_keys=True).encode())
+    digest.update(file_fingerprint(tokenizer.vocab_file).encode())
+
+
+def fingerprint(model: BiEncoder, tokenizer: Tokenizer, mean_pool: bool,
+                max_length: int | None = None) -> str:
+    """Content hash of an in-memory model: its weights plus everything `_settings_digest`
+    covers. Used for models changed in memory (training); loaded files use `load_model`'s
+    cheaper file fingerprint."""
     digest = hashlib.blake2b(digest_size=20)
     for name, tensor in model.named_parameters():
         digest.update(name.encode())
         digest.update(memoryview(np.ascontiguousarray(tensor.detach().cpu().numpy())).cast("B"))
-    digest.update(Path(tokenizer.vocab_file).read_bytes())
-    digest.update(f"lower={tokenizer.lowercase};mean={mean_pool}".encode())
+    _settings_digest(digest, model, tokenizer, mean_pool, max_length)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(source: str | Path) -> str:
+    """Content fingerprint of a checkpoint file, or of the files of a Hugging Face folder that
+    decide its vectors (config, weights, pooling); other files of the folder are ignored."""
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return file_fingerprint(path)
+    digest = hashlib.blake2b(digest_size=20)
+    for name in HF_MODEL_FILES:
+        if (path / name).is_file():
+            digest.update(f"{name}={file_fingerprint(path / name)};".encode())
+    return digest.hexdigest()
+
+
+def tokenizer_fingerprint(folder_or_vocab: str | Path) -> str:
+    """Content fingerprint of a tokenizer folder's vocab.txt, config.json (head count,
+    activation) and tokenizer_config.json (lowercasing); a vocab.txt path means its folder."""
+    path = Path(folder_or_vocab).expanduser()
+    folder = path.parent if path.is_file() else path
+    digest = hashlib.blake2b(digest_size=20)
+    for name in TOKENIZER_FILES:
+        if (folder / name).is_file():
+            digest.update(f"{name}={file_fingerprint(folder / name)};".encode())
+    return digest.hexdigest()
+
+
+def source_fingerprint(source: Path, model: BiEncoder, tokenizer: Tokenizer, mean_pool: bool,
+                       max_length: int | None) -> str:
+    """Content hash of a model loaded from `source` (file or folder): the file's bytes
+    (hashed once per file version) plus everything `_settings_digest` covers."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"source={weights_fingerprint(source)};".encode())
+    _settings_digest(digest, model, tokenizer, mean_pool, max_length)
     return digest.hexdigest()
 
 
@@ -131,17 +188,35 @@ def load_model(source: str | Path, tokenizer: str | Path | None = None,
     word_rows = next((t.shape[0] for k, t in contents.model_dict.items()
                       if k.endswith("embeddings.word_embeddings.weight")), 0)
     tokenizer_obj = resolve_tokenizer(tokenizer, params.get("pretrained_model_cfg"), path, word_rows)
-    heads = contents.heads_from_folder or tokenizer_obj.num_attention_heads
-    heads_from = "config.json" if heads else "head size 64 convention"
-    model, shared = build_model(contents, heads)
-    mean_pool = bool(params.get("mean_pool"))
-    max_length = min(int(params.get("max_length") or MAX_LENGTH),
-                     model.question_model.encoder.config.max_positions)
+    if contents.format == "huggingface":
+        heads, model_config = contents.heads_from_folder, contents.model_config
+        config_file = path / "config.json"
+    else:
+        heads, model_config = tokenizer_obj.num_attention_heads, tokenizer_obj.model_config
+        config_file = tokenizer_obj.vocab_file.parent / "config.json"
+    architecture = architecture_settings(model_config, str(config_file))
+    model, shared = build_model(contents, heads, architecture)
+    config = model.question_model.encoder.config
     notes = list(contents.notes)
+    if heads:
+        heads_from = "config.json"
+    else:
+        heads_from = HEADS_ASSUMED
+        notes.append(f"attention heads: {config.num_heads} assumed (head size 64, BERT's "
+                     f"convention); no num_attention_heads in {config_file}. If this model "
+                     "uses another head count its vectors are wrong: give the backbone folder "
+                     "with its config.json (--tokenizer FOLDER).")
+    mean_pool = bool(params.get("mean_pool"))
+    try:
+        max_length = min(int(params.get("max_length") or MAX_LENGTH), config.max_positions)
+    except (TypeError, ValueError):
+        raise ScimultError(f"{path}: encoder_params max_length {params.get('max_length')!r} is "
+                           "not a whole number. Fix or remove it.") from None
     if not model.question_model.encoder.config.num_experts > 1:
         notes.append("single-expert model: search, link and classification select the same encoder")
     return LoadedModel(
         name=name or path.name, source=path, format=contents.format, encoder_params=params,
         model=model, tokenizer=tokenizer_obj, shared=shared, mean_pool=mean_pool,
         max_length=max_length, heads_from=heads_from,
-        fingerprint=fingerprint(model, tokenizer_obj, mean_pool), notes=notes)
+        fingerprint=source_fingerprint(path, model, tokenizer_obj, mean_pool, max_length),
+        notes=notes)

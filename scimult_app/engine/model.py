@@ -23,9 +23,19 @@ class EncoderConfig:
     max_positions: int = 512
     type_vocab_size: int = 2
     layer_norm_eps: float = 1e-12
+    hidden_act: str = "gelu"  # a key of ACTIVATIONS
     num_experts: int = 1
     attention_expert_layers: tuple[int, ...] = field(default_factory=tuple)
     feedforward_expert_layers: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+# Hugging Face `hidden_act` names -> the function (gelu is exact, erf-based, as BERT's)
+ACTIVATIONS = {"gelu": F.gelu, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh,
+               "relu": F.relu, "silu": F.silu, "swish": F.silu}
 
 
 def _linears(count: int, n_in: int, n_out: int) -> nn.ModuleList:
@@ -70,14 +80,19 @@ class SelfAttention(nn.Module):
             return self.moe_query[expert], self.moe_key[expert], self.moe_value[expert]
         return self.query, self.key, self.value
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int,
+                first_only: bool = False) -> torch.Tensor:
+        """Attention output for every position, or only for position 0 ([CLS]) when
+        `first_only` (its keys and values still come from every position)."""
         batch, length, size = hidden.shape  # (B, T, H)
-        # query, key, value: (B, T, H) -> (B, heads, T, H / heads)
-        heads = [proj(hidden).view(batch, length, self.num_heads, -1).transpose(1, 2)
-                 for proj in self.projections(expert)]
+        query, key, value = self.projections(expert)
+        rows = hidden[:, :1] if first_only else hidden  # (B, R, H), R = 1 or T
+        # query (B, heads, R, H / heads); key, value (B, heads, T, H / heads)
+        heads = [proj(source).view(batch, source.shape[1], self.num_heads, -1).transpose(1, 2)
+                 for proj, source in ((query, rows), (key, hidden), (value, hidden))]
         # softmax(q k^T / sqrt(H / heads) + mask) v; mask (B, 1, 1, T) hides padding keys
-        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)  # (B, heads, T, H / heads)
-        return context.transpose(1, 2).reshape(batch, length, size)  # (B, T, H)
+        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)  # (B, heads, R, H / heads)
+        return context.transpose(1, 2).reshape(batch, rows.shape[1], size)  # (B, R, H)
 
 
 class AttentionOutput(nn.Module):
@@ -103,17 +118,20 @@ class Attention(nn.Module):
         self.self = SelfAttention(config, experts)
         self.output = AttentionOutput(config, experts)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
-        return self.output(self.self(hidden, mask, expert), hidden, expert)
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int,
+                first_only: bool = False) -> torch.Tensor:
+        residual = hidden[:, :1] if first_only else hidden
+        return self.output(self.self(hidden, mask, expert, first_only), residual, expert)
 
 
 class Intermediate(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.activation = ACTIVATIONS[config.hidden_act]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.dense(hidden))  # (B, T, H) -> (B, T, intermediate), exact erf GELU
+        return self.activation(self.dense(hidden))  # (B, T, H) -> (B, T, intermediate)
 
 
 class Output(nn.Module):
@@ -149,8 +167,9 @@ class Layer(nn.Module):
             self.intermediate = Intermediate(config)
             self.output = Output(config)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int) -> torch.Tensor:
-        hidden = self.attention(hidden, mask, expert)
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, expert: int,
+                first_only: bool = False) -> torch.Tensor:
+        hidden = self.attention(hidden, mask, expert, first_only)
         if hasattr(self, "moe_layer"):
             return self.moe_layer(hidden, expert)
         return self.output(self.intermediate(hidden), hidden)
@@ -172,7 +191,10 @@ class Transformer(nn.Module):
         self.encoder = LayerStack(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                expert: int = 0) -> torch.Tensor:
+                expert: int = 0, first_only: bool = False) -> torch.Tensor:
+        """Last hidden states (batch, length, hidden). With `first_only`, only position 0
+        ([CLS]) of the last layer is computed, shape (batch, 1, hidden): the same [CLS] vector
+        for a fraction of the last layer's cost (its other positions feed nothing)."""
         if not 0 <= expert < self.config.num_experts:
             raise ValueError(f"expert index {expert} out of range for "
                              f"{self.config.num_experts} expert(s)")
@@ -180,8 +202,9 @@ class Transformer(nn.Module):
         # may be attended to, broadcast over heads and query positions
         mask = attention_mask.bool()[:, None, None, :]
         hidden = self.embeddings(input_ids)  # (B, T, H)
-        for layer in self.encoder.layer:
-            hidden = layer(hidden, mask, expert)
+        last = len(self.encoder.layer) - 1
+        for index, layer in enumerate(self.encoder.layer):
+            hidden = layer(hidden, mask, expert, first_only and index == last)
         return hidden
 
 

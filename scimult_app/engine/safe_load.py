@@ -11,6 +11,7 @@ import collections
 import io
 import pickle
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,9 @@ def load_pickle(path: str | Path) -> Any:
         raise _not_a_checkpoint(path, size, message) from None
     except (KeyError, IndexError) as error:  # a memo lookup in bytes that are not a pickle
         raise _not_a_checkpoint(path, size, f"unreadable data: {type(error).__name__}") from None
-    except (RuntimeError, EOFError, ValueError, OSError, TypeError, AttributeError) as error:
+    except (RuntimeError, EOFError, ValueError, OSError, TypeError, AttributeError,
+            struct.error, MemoryError, OverflowError, RecursionError) as error:
+        # damaged bytes make the unpickler fail in many ways (struct.error: a number cut short)
         raise _not_a_checkpoint(path, size, str(error) or type(error).__name__) from None
 
 

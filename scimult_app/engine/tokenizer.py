@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import BertWordPieceTokenizer
 
 from scimult_app.errors import TokenizerError
 
+TOKENIZER_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 BIOMEDBERT = "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract"
 # the backbone was renamed after the checkpoints were written; look for either name
 ALIASES = {
@@ -25,6 +26,7 @@ class Tokenizer:
     lowercase: bool
     found_by: str
     num_attention_heads: int | None = None
+    model_config: dict = field(default_factory=dict)  # the folder's config.json, if any
 
     def __post_init__(self) -> None:
         self._wordpiece = BertWordPieceTokenizer(str(self.vocab_file), lowercase=self.lowercase)
@@ -42,26 +44,72 @@ class Tokenizer:
         return token_id
 
     def encode(self, texts: list[str], max_length: int) -> tuple[list[list[int]], list[bool]]:
-        """Ids with special tokens, cut at `max_length`; also whether each text was cut."""
-        encodings = self._wordpiece.encode_batch(texts, add_special_tokens=False)
+        """Ids with special tokens, cut at `max_length`; also whether each text was cut.
+
+        A long text is tokenized only as far as needed: a prefix ending at a space is tried
+        first (CHARS_PER_TOKEN characters a token, doubled while too short), so a book costs
+        what its first pages cost. A prefix cut at a space tokenizes to a prefix of the whole
+        text's tokens (BERT's normalizer and pre-tokenizer work within words), so the result is
+        exactly that of tokenizing everything.
+        """
+        room = max(0, max_length - 2)
         ids, truncated = [], []
-        room = max_length - 2
-        for encoding in encodings:
-            tokens = encoding.ids
-            truncated.append(len(tokens) > room)
+        for tokens, cut in self._leading_tokens(texts, room):
+            truncated.append(cut)
             ids.append([self.cls_id, *tokens[:room], self.sep_id])
         return ids, truncated
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Token counts including [CLS] and [SEP], before truncation."""
-        return [len(e.ids) + 2 for e in self._wordpiece.encode_batch(texts, add_special_tokens=False)]
+    def _leading_tokens(self, texts: list[str], room: int) -> list[tuple[list[int], bool]]:
+        """(at least the first `room` + 1 tokens, whether there are more than `room`) per text."""
+        results: list[tuple[list[int], bool] | None] = [None] * len(texts)
+        budget = max(CHARS_PER_TOKEN * (room + 1), 64)
+        pending = list(range(len(texts)))
+        while pending:
+            prefixes, whole = [], []
+            for i in pending:
+                prefix = _prefix_at_space(texts[i], budget)
+                prefixes.append(prefix)
+                whole.append(prefix is texts[i])
+            encodings = self._wordpiece.encode_batch(prefixes, add_special_tokens=False)
+            retry = []
+            for i, encoding, complete in zip(pending, encodings, whole):
+                tokens = encoding.ids
+                if complete or len(tokens) > room:
+                    results[i] = (tokens, len(tokens) > room)
+                else:  # the prefix was too short to decide: try a longer one
+                    retry.append(i)
+            pending, budget = retry, budget * 4
+        return results  # type: ignore[return-value]
+
+    def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
+        """Token counts including [CLS] and [SEP]; with `limit`, counts above it are reported
+        as `limit + 1` without tokenizing the rest of the text."""
+        if limit is None:
+            return [len(e.ids) + 2 for e in self._wordpiece.encode_batch(texts, add_special_tokens=False)]
+        room = max(0, limit - 2)
+        return [min(len(tokens), room + 1) + 2 for tokens, _ in self._leading_tokens(texts, room)]
+
+
+CHARS_PER_TOKEN = 12  # first guess of characters per token for a prefix; English is ~4-6
+_SPACES = (" ", "\n", "\t", "\r")
+
+
+def _prefix_at_space(text: str, budget: int) -> str:
+    """`text` itself when it is no longer than `budget` characters, else its longest prefix
+    within the budget that ends before an ASCII space, tab or line break (the text itself
+    when there is none)."""
+    if len(text) <= budget:
+        return text
+    cut = max(text.rfind(space, 0, budget + 1) for space in _SPACES)
+    return text[:cut] if cut > 0 else text
 
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 def tokenizer_from_folder(folder_or_vocab: Path, found_by: str) -> Tokenizer:
@@ -75,8 +123,8 @@ def tokenizer_from_folder(folder_or_vocab: Path, found_by: str) -> Tokenizer:
                              "or at the vocab.txt file itself.")
     settings = _read_json(folder / "tokenizer_config.json")
     lowercase = bool(settings.get("do_lower_case", True))
-    heads = _read_json(folder / "config.json").get("num_attention_heads")
-    return Tokenizer(vocab, lowercase, found_by, heads)
+    model_config = _read_json(folder / "config.json")
+    return Tokenizer(vocab, lowercase, found_by, model_config.get("num_attention_heads"), model_config)
 
 
 def huggingface_cache_dirs() -> list[Path]:

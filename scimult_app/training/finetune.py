@@ -13,15 +13,20 @@ from scimult_app.training.pairs import Pair, classification_pairs, link_pairs, s
 from scimult_app.training.trainer import TrainConfig, TrainResult, check_pairs, train
 
 
+def architecture_of(base: LoadedModel) -> dict:
+    """The base's activation and LayerNorm eps, so a rebuilt copy computes the same thing."""
+    return {"hidden_act": base.config.hidden_act, "layer_norm_eps": base.config.layer_norm_eps}
+
+
 def as_moe(base: LoadedModel, num_experts: int = 3, moe_type: str = "mod2:attn") -> LoadedModel:
     """A copy of a dense model whose chosen sublayers hold `num_experts` identical experts."""
     params = moe_params(base.encoder_params, num_experts, moe_type)
     contents = CheckpointContents(base.source, "scimult", params,
                                   to_moe(released_model_dict(base), num_experts, moe_type))
-    model, shared = build_model(contents, base.config.num_heads)
+    model, shared = build_model(contents, base.config.num_heads, architecture_of(base))
     notes = [f"made a {num_experts}-expert MoE ({moe_type}) from {base.name}"]
     return replace(base, encoder_params=params, model=model, shared=shared, notes=notes,
-                   fingerprint=fingerprint(model, base.tokenizer, base.mean_pool))
+                   fingerprint=fingerprint(model, base.tokenizer, base.mean_pool, base.max_length))
 
 
 def training_pairs(papers: list[Document], labels: list | None = None,
@@ -49,7 +54,8 @@ def fine_tune(base: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConf
     else:
         model = replace(base, model=build_model(
             CheckpointContents(base.source, "scimult", base.encoder_params,
-                               released_model_dict(base)), base.config.num_heads)[0])
+                               released_model_dict(base)), base.config.num_heads,
+            architecture_of(base))[0])
     result = train(model, pairs, config, progress)
-    model.fingerprint = fingerprint(model.model, model.tokenizer, model.mean_pool)
+    model.fingerprint = fingerprint(model.model, model.tokenizer, model.mean_pool, model.max_length)
     return model, result

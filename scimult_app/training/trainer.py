@@ -49,6 +49,16 @@ class TrainResult:
     losses: list[tuple[int, str, float]] = field(default_factory=list)
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
+    max_length: int = 0  # tokens a training text was cut at
+    truncated_pairs: dict[str, int] = field(default_factory=dict)  # task -> pairs with a cut text
+    pair_counts: dict[str, int] = field(default_factory=dict)  # task -> pairs
+
+    def truncation_note(self) -> str:
+        """One line saying how many pairs had a text cut, per task, and at what length."""
+        parts = [f"{task} {self.truncated_pairs.get(task, 0)} of {count}"
+                 for task, count in self.pair_counts.items()]
+        return (f"pairs with a text cut at {self.max_length} tokens: " + ", ".join(parts)
+                if parts else "no training pairs")
 
     def mean_loss(self, task: str, first: bool) -> float:
         values = [loss for _, t, loss in self.losses if t == task]
@@ -70,6 +80,19 @@ def check_pairs(pairs: dict[str, list[Pair]]) -> dict[str, list[Pair]]:
     if not pairs:
         raise InputError("no training pairs at all: give labels, citations or queries.")
     return pairs
+
+
+def truncated_pairs(tokenizer, pairs: dict[str, list[Pair]], max_length: int) -> dict[str, int]:
+    """task -> how many pairs have a query, positive or negative longer than `max_length`
+    tokens (counted without tokenizing past the limit)."""
+    texts = list(dict.fromkeys(text for task_pairs in pairs.values() for pair in task_pairs
+                               for text in (pair.query, pair.positive, *pair.negatives)))
+    counts = tokenizer.count_tokens(texts, limit=max_length) if texts else []
+    cut = {text for text, count in zip(texts, counts) if count > max_length}
+    return {task: sum(1 for pair in task_pairs
+                      if pair.query in cut or pair.positive in cut
+                      or any(text in cut for text in pair.negatives))
+            for task, task_pairs in pairs.items()}
 
 
 def trainable_parameters(loaded: LoadedModel, train_shared: bool) -> list[torch.nn.Parameter]:
@@ -162,7 +185,9 @@ def train(loaded: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConfig
         optimizer, lambda step: min(1.0, (step + 1) / max(1, config.steps // 10))
         * max(0.0, 1 - step / config.steps))
     positives_of = {task: known_positives(task_pairs) for task, task_pairs in pairs.items()}
-    result = TrainResult()
+    result = TrainResult(max_length=config.max_length,
+                         truncated_pairs=truncated_pairs(loaded.tokenizer, pairs, config.max_length),
+                         pair_counts={task: len(task_pairs) for task, task_pairs in pairs.items()})
     started = time.perf_counter()
     model.train()
     batches = _batches(pairs, config.batch_size, config.seed)
