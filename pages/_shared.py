@@ -24,7 +24,9 @@ from scimult_app.engine.experts import EXPERTS, get_expert
 from scimult_app.engine.loading import LoadedModel
 from scimult_app.errors import ScimultError
 from scimult_app.models import default_model, open_model
+from scimult_app.services import embedding_job
 from scimult_app.services.demo_build import demo_build_job
+from scimult_app.services.embedding_job import CorpusVectors, corpus_vectors_status, job_line
 from scimult_app.services.jobs import Job
 from scimult_app.services.memo import VectorMemo, embed_memoized
 from scimult_app.services.uploads import save_upload
@@ -184,6 +186,43 @@ def corpus_sidebar() -> None:
 def sidebar() -> None:
     model_sidebar()
     corpus_sidebar()
+    embedding_sidebar()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _resumed(source: str, tokenizer: str | None) -> int:
+    """Once per server and model: restart the embeddings a previous server left unfinished."""
+    embedder = cached_embedder(source, tokenizer)
+    return len(embedding_job.resume_pending(corpus_store(), embedder.loaded, (source, tokenizer)))
+
+
+def embedding_sidebar() -> None:
+    """Every running embedding, on every page: progress, rate, time left, Cancel."""
+    source, tokenizer = current_choice()
+    try:
+        _resumed(source, tokenizer)
+    except ScimultError:
+        pass  # the model sidebar already says why the model cannot be loaded
+    if embedding_job.embedding_jobs():
+        with st.sidebar:
+            st.subheader("Embedding")
+            _embedding_progress()
+
+
+@st.fragment(run_every=2)
+def _embedding_progress() -> None:
+    """Refreshes itself; reruns the page when a job it showed has ended (results can appear)."""
+    shown = st.session_state.setdefault("embedding_jobs_shown", set())
+    jobs = embedding_job.embedding_jobs(running_only=False)
+    if any(job.key in shown and not job.running for job in jobs):
+        st.session_state["embedding_jobs_shown"] = {job.key for job in jobs if job.running}
+        st.rerun(scope="app")
+    for job in jobs:
+        if job.running:
+            shown.add(job.key)
+            st.progress(job.fraction, text=job_line(job))
+            if st.button("Cancel", key=f"sidebar-cancel-{job.key}"):
+                embedding_job.cancel(job)
 
 
 def current_corpus() -> tuple[str, list[Document]]:
@@ -212,9 +251,46 @@ def embed_texts(embedder: Embedder, texts: list[str], expert: str, side: str,
 
 
 def corpus_vectors(embedder: Embedder, docs: list[Document], expert: str,
-                   side: str = "candidate") -> np.ndarray:
-    return embed_texts(embedder, [d.model_input() for d in docs], expert, side,
-                       f"{len(docs)} papers ({expert} expert, {side} side)")
+                   side: str = "candidate", corpus: str | None = None) -> np.ndarray:
+    """The corpus's vectors. Small corpora (or docs not from a stored corpus) are embedded here
+    with a progress bar; a stored corpus above INLINE_MAX papers comes from its vector set on
+    disk, filled by a background job: until it is complete the page says what is missing and
+    stops (its widgets above stay usable), and reruns itself when the job ends."""
+    if corpus is None or len(docs) <= embedding_job.INLINE_MAX:
+        return embed_texts(embedder, [d.model_input() for d in docs], expert, side,
+                           f"{len(docs)} papers ({expert} expert, {side} side)")
+    status = corpus_vectors_status(corpus_store(), corpus, docs, embedder.loaded, expert, side,
+                                   model_source=current_choice())
+    if status.ready:
+        return status.vectors
+    waiting_panel(status, embedder)
+    st.stop()
+
+
+def waiting_panel(status: CorpusVectors, embedder: Embedder) -> None:
+    """What is missing, live progress with Cancel, or a Resume button after a cancel."""
+    job = status.job
+
+    @st.fragment(run_every=2 if job is not None and job.running else None)
+    def show() -> None:
+        if job is not None and job.running:
+            st.info(status.waiting_message(), icon=":material/hourglass_top:")
+            st.progress(job.fraction, text=job_line(job))
+            if st.button("Cancel embedding", key=f"cancel-{job.key}"):
+                embedding_job.cancel(job)
+                st.rerun(scope="app")
+        elif job is not None and job.running is False and status.job is job and \
+                job.error is None:
+            st.rerun(scope="app")  # finished since the page ran: draw the results
+        else:
+            st.info(status.waiting_message())
+            if st.button("Resume embedding" if job is not None else "Embed now",
+                         key=f"resume-{status.folder}", type="primary"):
+                embedding_job.start_embedding(corpus_store(), status.corpus, embedder.loaded,
+                                              status.expert, status.side, current_choice())
+                st.rerun(scope="app")
+
+    show()
 
 
 def expert_picker(default: str = "search", key: str = "expert", label: str = "Expert") -> str:

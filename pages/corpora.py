@@ -1,23 +1,33 @@
-"""Corpora: add papers by upload or paste, check them, keep them by name; rename and delete."""
+"""Corpora: add papers by upload, server path or paste, check them, keep them by name; rename
+and delete; see and start the embedding of a corpus."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from pages._shared import CORPUS_KEY, corpus_store, current_embedder
+from pages._shared import CORPUS_KEY, corpus_store, current_choice, current_embedder, job_progress
 from scimult_app.corpus import readers as ingest
 from scimult_app.corpus.store import DEMO_CORPUS
+from scimult_app.corpus.stream import count_rows
+from scimult_app.engine.experts import EXPERTS
 from scimult_app.errors import ScimultError
+from scimult_app.services import embedding_job, ingest_job
+from scimult_app.services.uploads import save_upload
 
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md"]
 ROLES = ["title", "abstract", "text", "id", "labels", "year"]
+BIG = "Big file (JSONL, JSONL.gz, Parquet)"
+SERVER_PATH = "Server path"
+SOURCES = ["Upload files", BIG, *([SERVER_PATH] if ingest_job.paths_allowed() else []),
+           "Paste text"]
 
 st.title("Corpora")
 store = corpus_store()
 add_tab, manage_tab = st.tabs(["Add papers", "Manage corpora"])
 
 
-def read_input() -> tuple[pd.DataFrame | None, str]:
+def read_input(how: str) -> tuple[pd.DataFrame | None, str]:
     """The raw table from the uploads or the pasted text, with a description of its source."""
-    how = st.radio("From", ["Upload files", "Paste text"], horizontal=True, key="corpus_from")
     if how == "Upload files":
         files = st.file_uploader(
             "CSV, TSV, JSONL, JSON, BibTeX, RIS, PDF or plain text", type=UPLOAD_TYPES,
@@ -42,9 +52,97 @@ def read_input() -> tuple[pd.DataFrame | None, str]:
         return None, ""
 
 
+def big_source(how: str):
+    """(path on the server, description) of a big upload or a server path; None until given."""
+    if how == BIG:
+        file = st.file_uploader("One JSONL, JSONL.gz or Parquet file, any size",
+                                type=["jsonl", "ndjson", "gz", "parquet", "pq"], key="big_upload",
+                                help="Read and saved as a stream: the file is never held whole. "
+                                     "Fields: id, title, abstract or text, year, labels.")
+        if file is None:
+            return None
+        saved = st.session_state.get("big_upload_saved")
+        if not saved or saved[0] != file.file_id:  # save once, not on every rerun
+            if not ingest_job.is_big_format(file.name):
+                st.error(f"{file.name}: give a .jsonl, .jsonl.gz or .parquet file.")
+                return None
+            saved = (file.file_id, str(save_upload(file, file.name)))
+            st.session_state["big_upload_saved"] = saved
+        return saved[1], f"upload: {file.name}"
+    text = st.text_input("File or folder on the server", key="corpus_path",
+                         placeholder="/data/pubmed/abstracts.jsonl.gz",
+                         help="A .jsonl, .jsonl.gz or .parquet file, or a folder of such shards.")
+    if not text.strip():
+        return None
+    try:
+        return str(ingest_job.checked_server_path(text)), f"path: {text.strip()}"
+    except ScimultError as error:
+        st.error(str(error))
+        return None
+
+
+@st.cache_data(max_entries=8, show_spinner="Counting papers…")
+def counted(path: str, state: tuple) -> int:
+    return count_rows(path)
+
+
+def big_input(how: str) -> None:
+    """A big corpus: a preview of its first papers, then a streamed save as a background job."""
+    found = big_source(how)
+    running = st.session_state.get("ingest_job")
+    if running:
+        job = ingest_job.JOBS.get(running)
+        if job is not None:
+            job_progress(job)
+            if job.succeeded and job.result:
+                st.success(f"{job.result} It is now the current corpus.")
+                st.session_state[CORPUS_KEY] = job.key[len(ingest_job.PREFIX):]
+                st.session_state["ingest_job"] = None
+            elif not job.running:
+                st.session_state["ingest_job"] = None
+    if found is None:
+        st.info("Give a big file to add: it is read as a stream and saved without editing.")
+        return
+    path, source = found
+    try:
+        stat = Path(path).stat()
+        total = counted(path, (stat.st_size, stat.st_mtime_ns))
+        first = ingest_job.preview(path)
+    except (ScimultError, OSError) as error:
+        st.error(str(error))
+        return
+    st.caption(f"{total:,} papers in {Path(path).name}; the first {len(first)} below. Rows "
+               "are saved as read (no editing here); rows without text or with a repeated id "
+               "stop the save with a message naming the row.")
+    st.dataframe(pd.DataFrame([{"id": d.id, "title": d.title, "abstract": d.abstract[:200],
+                                "year": d.year, "labels": "; ".join(d.labels)} for d in first]),
+                 hide_index=True, width="stretch")
+    left, right = st.columns([3, 2])
+    name = left.text_input("Corpus name", key="big_corpus_name",
+                           placeholder="e.g. PubMed cardiology 2015-2024")
+    mode = right.radio("If it exists", ["Refuse", "Add to it", "Replace it"], horizontal=True,
+                       key="big_mode")
+    if st.button("Save corpus", type="primary", key="big_save"):
+        if not name.strip():
+            st.error("Give the corpus a name.")
+        elif name.strip() in store.names() and mode == "Refuse":
+            st.error(f"A corpus called “{name.strip()}” already exists. Choose another name, "
+                     "add to it, or replace it.")
+        else:
+            job = ingest_job.start_ingest(
+                store, " ".join(name.split()), path,
+                {"Refuse": "refuse", "Add to it": "add", "Replace it": "replace"}[mode],
+                label=source, total=total)
+            st.session_state["ingest_job"] = job.key
+            st.rerun()
+
+
 with add_tab:
-    table, source = read_input()
-    if table is not None and len(table):
+    how = st.radio("From", SOURCES, horizontal=True, key="corpus_from")
+    table, source = (None, "") if how in (BIG, SERVER_PATH) else read_input(how)
+    if how in (BIG, SERVER_PATH):
+        big_input(how)
+    elif table is not None and len(table):
         st.caption(f"{len(table)} rows read. Edit cells below if needed (a PDF's guessed title, say).")
         table = st.data_editor(table, num_rows="dynamic", width="stretch", key="corpus_editor")
         guessed = ingest.guess_mapping(table)
@@ -119,3 +217,26 @@ with manage_tab:
                 if st.session_state.get(CORPUS_KEY) == chosen:
                     st.session_state[CORPUS_KEY] = DEMO_CORPUS
                 st.rerun()
+
+    st.subheader("Vectors")
+    embedder = current_embedder()
+    names = store.names()
+    focus = st.selectbox("Corpus to embed", names, key="vectors_corpus",
+                         index=names.index(st.session_state.get(CORPUS_KEY, DEMO_CORPUS))
+                         if st.session_state.get(CORPUS_KEY, DEMO_CORPUS) in names else 0)
+    if embedder is not None and focus != DEMO_CORPUS:
+        expert_names = [expert.name for expert in EXPERTS]
+        st.dataframe(pd.DataFrame(embedding_job.vector_sets_summary(
+            store, focus, embedder.loaded, expert_names)), hide_index=True, width="stretch")
+        st.caption(f"Corpora above {embedding_job.INLINE_MAX} papers are embedded in the "
+                   "background into vectors on disk, a chunk at a time: pages start it when "
+                   "they need it, it survives page changes and resumes after a restart.")
+        left, right, button = st.columns([2, 2, 1], vertical_alignment="bottom")
+        expert = left.selectbox("Expert", expert_names, key="embed_expert")
+        side = right.selectbox("Side", ["candidate", "query"], key="embed_side")
+        if button.button("Embed now"):
+            embedding_job.start_embedding(store, focus, embedder.loaded, expert, side,
+                                          current_choice())
+            st.rerun()
+    elif focus == DEMO_CORPUS:
+        st.caption("The demo corpus is small: pages embed it directly.")

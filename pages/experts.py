@@ -33,8 +33,9 @@ if not loaded.is_moe:
         "change, and the agreement table drops below 1, showing what each task taught.")
 
 names = [expert.name for expert in EXPERTS]
-vectors = {name: (corpus_vectors(embedder, docs, name, side="query"),
-                  corpus_vectors(embedder, docs, name, side="candidate")) for name in names}
+vectors = {name: (corpus_vectors(embedder, docs, name, side="query", corpus=corpus_name),
+                  corpus_vectors(embedder, docs, name, side="candidate",
+                                 corpus=corpus_name)) for name in names}
 
 st.subheader("Maps, aligned")
 reference = None

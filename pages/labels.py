@@ -38,7 +38,7 @@ if not labels:
 
 k = st.slider("Top k labels per paper", 1, min(10, len(labels)), min(3, len(labels)))
 label_vectors = embed_texts(embedder, label_texts(labels), EXPERT, "candidate", f"{len(labels)} labels")
-paper_vectors = corpus_vectors(embedder, docs, EXPERT, side="query")
+paper_vectors = corpus_vectors(embedder, docs, EXPERT, side="query", corpus=corpus_name)
 indices, values = predict(paper_vectors, label_vectors, k, embedder.loaded.score_function)
 predicted = [[labels[i].label for i in row] for row in indices]
 

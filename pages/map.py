@@ -1,4 +1,12 @@
-"""Map: a UMAP of the corpus; hover, colour, highlight, select, click to open neighbours."""
+"""Map: a UMAP of the corpus; hover, colour, highlight, select, click to open neighbours.
+
+Up to SCATTER_MAX papers every paper is a point. Above, UMAP is fitted on a sample and the rest
+placed with transform (cached per vector set); the map shades the density of every paper and
+draws a stated number of them as points (every search match when they fit).
+"""
+import os
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -21,13 +29,22 @@ from scimult_app.analysis.clusters import (
     name_clusters,
     unnamed_clusters,
 )
-from scimult_app.analysis.projection import cached_project
-from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
+from scimult_app.analysis.projection import (
+    cached_project,
+    cached_project_keyed,
+    density,
+    marker_rows,
+)
+from scimult_app.analysis.selection import clicked_id, highlight, rows_in_region, selected_ids
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
+from scimult_app.services.embedding_job import map_key
 
 FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
+SCATTER_MAX = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: density + points
+MARKERS = 4_000  # points drawn on a density map
+FIT_SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", "20000"))  # UMAP fitted on this many
 
 st.title("Map")
 embedder, corpus_name, docs = require_model_and_corpus()
@@ -36,24 +53,33 @@ store = corpus_store()
 left, middle, right = st.columns([2, 2, 3])
 with left:
     expert = expert_picker("link", key="map_expert")
-with middle:
-    colour_by = st.selectbox("Colour by", ["label", "year", "cluster", "corpus"])
 with right:
     others = st.multiselect("Also show corpora", [n for n in store.names() if n != corpus_name])
 single_expert_note(embedder)
 
-corpus_of = [corpus_name] * len(docs)
-for name in others:
-    extra = store.load(name)
-    docs = docs + extra
-    corpus_of += [name] * len(extra)
+shown_corpora = [corpus_name, *others]
+parts = {name: docs if name == corpus_name else store.load(name) for name in shown_corpora}
+total = sum(len(part) for part in parts.values())
+large = total > SCATTER_MAX
+with middle:  # KMeans over a big corpus's full vectors is minutes of work: not offered there
+    colour_by = st.selectbox("Colour by", ["label", "year", "corpus"] if large
+                             else ["label", "year", "cluster", "corpus"])
+docs = [doc for part in parts.values() for doc in part]
+corpus_of = [name for name, part in parts.items() for _ in part]
 if not docs:
     st.info("The corpus is empty.")
     st.stop()
 
-vectors = corpus_vectors(embedder, docs, expert)
-coords, note = cached_project(vectors, key=f"{embedder.loaded.fingerprint}:{expert}",
-                              metric="cosine")
+blocks = [corpus_vectors(embedder, part, expert, corpus=name) for name, part in parts.items()]
+vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+if large:
+    key = map_key(store, shown_corpora, embedder.loaded.fingerprint, expert)
+    with st.spinner(f"Placing {total:,} papers on the map (once; later visits read it from "
+                    "disk)…"):
+        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=FIT_SAMPLE)
+else:
+    coords, note = cached_project(vectors, key=f"{embedder.loaded.fingerprint}:{expert}",
+                                  metric="cosine")
 if note:
     st.caption(note)
 frame = pd.DataFrame({
@@ -104,6 +130,24 @@ query = st.text_input("Highlight papers matching", placeholder="e.g. sepsis")
 frame["match"] = highlight([f"{d.title} {d.abstract} {d.text}" for d in docs], query)
 
 figure = go.Figure()
+drawn_note = ""
+if large:
+    counts, x_centres, y_centres = density(coords)
+    figure.add_trace(go.Heatmap(
+        x=x_centres, y=y_centres, z=np.log1p(counts), customdata=counts.astype(int),
+        colorscale="Blues", showscale=False, name="density", zsmooth="best",
+        hovertemplate="%{customdata} papers here<extra></extra>"))
+    rows = marker_rows(len(frame), frame["match"].to_numpy() if query.strip() else None, MARKERS)
+    matches = int(frame["match"].sum())
+    if query.strip():
+        drawn_note = (f"all {matches:,} papers matching “{query}” drawn as points"
+                      if len(rows) == matches else
+                      f"{len(rows):,} of the {matches:,} papers matching “{query}” drawn as points "
+                      "(a random sample)")
+    else:
+        drawn_note = f"a random {len(rows):,} of them drawn as points"
+    frame = frame.iloc[rows]
+    frame = frame.assign(match=True)
 grey = frame[~frame["match"]]
 if len(grey):
     figure.add_trace(go.Scattergl(x=grey["x"], y=grey["y"], mode="markers", name="no match",
@@ -139,8 +183,13 @@ figure.update_layout(height=620, margin={"l": 0, "r": 0, "t": 10, "b": 0}, dragm
                      legend={"itemsizing": "constant"})
 event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="map_chart")
-st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Box or lasso to list "
-           "papers; click one point to open its neighbours.")
+if large:
+    st.caption(f"{total:,} papers · {expert} expert · UMAP (cosine). The shading counts every "
+               f"paper; {drawn_note}. Box or lasso lists every paper in the area, drawn or not; "
+               "click a point to open its neighbours.")
+else:
+    st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Box or lasso to list "
+               "papers; click one point to open its neighbours.")
 
 if cluster_names:
     st.subheader("Clusters")
@@ -161,6 +210,16 @@ if clicked and clicked != st.session_state.get("map_last_click"):
     st.session_state["map_last_click"] = clicked
     st.session_state[FOCUS_KEY] = clicked
     st.switch_page("pages/neighbours.py")
+region = rows_in_region(event, coords) if large else None
+if region is not None:
+    st.subheader(f"{len(region):,} papers in the selected area")
+    picked = pd.DataFrame({"id": [docs[i].id for i in region],
+                           "title": [paper_label(docs[i]) for i in region],
+                           "label": [docs[i].labels[0] if docs[i].labels else "" for i in region],
+                           "year": [docs[i].year for i in region],
+                           "corpus": [corpus_of[i] for i in region]})
+    st.dataframe(picked, hide_index=True, width="stretch")
+    st.stop()
 chosen = selected_ids(event)
 if chosen:
     st.subheader(f"{len(chosen)} selected")

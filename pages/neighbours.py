@@ -33,8 +33,9 @@ if len(docs) < 2:
     st.info("A corpus of one paper has no neighbours.")
     st.stop()
 
-query_vectors = corpus_vectors(embedder, docs, expert, side="query")
-candidate_vectors = corpus_vectors(embedder, docs, expert, side="candidate")
+query_vectors = corpus_vectors(embedder, docs, expert, side="query", corpus=corpus_name)
+candidate_vectors = corpus_vectors(embedder, docs, expert, side="candidate",
+                                   corpus=corpus_name)
 score_function = embedder.loaded.score_function
 indices, values = neighbours(chosen, query_vectors, candidate_vectors, k, score_function)
 

@@ -65,7 +65,7 @@ if not patients:
 k = st.slider("Top k", 1, 20, 10)
 patient_texts = [p["text"] for p in patients]
 patient_queries = embed_texts(embedder, patient_texts, EXPERT, "query", f"{len(patients)} patients")
-article_vectors = corpus_vectors(embedder, articles, EXPERT)
+article_vectors = corpus_vectors(embedder, articles, EXPERT, corpus=corpus_name)
 patient_candidates = embed_texts(embedder, patient_texts, EXPERT, "candidate",
                                  f"{len(patients)} patients (candidate side)")
 score_function = embedder.loaded.score_function

@@ -12,7 +12,7 @@ from pages._shared import (
     single_expert_note,
 )
 from scimult_app.analysis.filters import filter_mask, label_options, year_bounds
-from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.analysis.ranking import top_k_chunked
 from scimult_app.corpus.documents import Document
 
 st.title("Search")
@@ -41,15 +41,16 @@ if not query_text.strip():
     st.info(f"Type a query to rank the {len(docs)} papers of “{corpus_name}”.")
     st.stop()
 
-candidates = corpus_vectors(embedder, docs, expert)
+candidates = corpus_vectors(embedder, docs, expert, corpus=corpus_name)
 query_vector = embed_texts(embedder, [query_text], expert, "query", "the query")
 mask = filter_mask(docs, years, chosen_labels)
 if not mask.any():
     st.warning("No paper passes the filters; widen the year range or clear the labels.")
     st.stop()
 kept = [i for i, keep in enumerate(mask) if keep]
-matrix = scores(query_vector, candidates[kept], embedder.loaded.score_function)
-indices, values = top_k(matrix, int(k))
+# no filter: the (possibly memory-mapped) matrix itself; chunked top-k never sorts it all
+pool = candidates if len(kept) == len(docs) else candidates[kept]
+indices, values = top_k_chunked(query_vector, pool, int(k), embedder.loaded.score_function)
 hits = [(kept[column], float(value)) for column, value in zip(indices[0], values[0])]
 
 st.subheader(f"Top {len(hits)} of {len(kept)} papers · {expert} expert · "

@@ -47,3 +47,41 @@ def highlight(texts: list[str], query: str) -> np.ndarray:
     words = (query or "").casefold().split()
     lowered = [(text or "").casefold() for text in texts]
     return np.array([all(word in text for word in words) for text in lowered], dtype=bool)
+
+
+def _inside_polygon(points: np.ndarray, xs: list[float], ys: list[float]) -> np.ndarray:
+    """Even-odd rule, vectorised over the points."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), dtype=bool)
+    count = len(xs)
+    for i in range(count):
+        x1, y1, x2, y2 = xs[i], ys[i], xs[(i + 1) % count], ys[(i + 1) % count]
+        if y1 == y2:
+            continue
+        crosses = (y1 > y) != (y2 > y)
+        at = (x2 - x1) * (y - y1) / (y2 - y1) + x1
+        inside ^= crosses & (x < at)
+    return inside
+
+
+def rows_in_region(event, coords: np.ndarray) -> np.ndarray | None:
+    """Rows of `coords` inside the event's boxes and lassos (any of them), in order; None when
+    the event has no box or lasso. This finds every point in the area, drawn or not, so a
+    density map's selection lists all the papers there."""
+    selection = _get(event, "selection")
+    boxes = _get(selection, "box") or []
+    lassos = _get(selection, "lasso") or []
+    if not boxes and not lassos:
+        return None
+    coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+    chosen = np.zeros(len(coords), dtype=bool)
+    for box in boxes:
+        xs, ys = _get(box, "x") or [], _get(box, "y") or []
+        if len(xs) >= 2 and len(ys) >= 2:
+            chosen |= ((coords[:, 0] >= min(xs)) & (coords[:, 0] <= max(xs))
+                       & (coords[:, 1] >= min(ys)) & (coords[:, 1] <= max(ys)))
+    for lasso in lassos:
+        xs, ys = list(_get(lasso, "x") or []), list(_get(lasso, "y") or [])
+        if len(xs) >= 3 and len(xs) == len(ys):
+            chosen |= _inside_polygon(coords, xs, ys)
+    return np.flatnonzero(chosen)

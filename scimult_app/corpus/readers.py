@@ -25,7 +25,7 @@ from scimult_app.corpus.documents import (
 )
 from scimult_app.errors import InputError
 
-MAX_BYTES = 50_000_000
+MAX_BYTES: int | None = None  # no size limit: big JSONL/Parquet files stream (corpus.stream)
 SUPPORTED = ("csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md")
 ROLE_SYNONYMS = {
     "id": ("id", "doc_id", "paper_id", "pmid", "key", "uid", "identifier", "corpus_id"),
@@ -407,14 +407,15 @@ def parse_pasted(text: str) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- uploads
 
-def parse_upload(filename: str, data: bytes, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
+def parse_upload(filename: str, data: bytes, max_bytes: int | None = MAX_BYTES
+                 ) -> pd.DataFrame:
     """The raw table of one uploaded file: one row per document, columns as found."""
     extension = Path(filename).suffix.lower().lstrip(".")
     if extension not in SUPPORTED:
         kind = f".{extension} files" if extension else "Files without an extension"
         raise InputError(f"{filename}: {kind} cannot be read. Use one of: "
                          f"{', '.join('.' + s for s in SUPPORTED)}.")
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise InputError(f"{filename} is {len(data) / 1e6:.1f} MB; the limit is "
                          f"{max_bytes / 1e6:g} MB. Split it into smaller files.")
     if not data.strip():

@@ -9,8 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import tempfile
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,9 @@ from scimult_app.errors import InputError
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
 DEMO_CORPUS = "Demo papers"
+DEMO_KEY = "demo-papers"
 MAX_NAME = 80
+LOADED_KEEP = 3  # corpora kept parsed in memory (by file state), so a rerun does not re-read
 FIELDS = {field.name for field in dataclasses.fields(Document)}
 
 
@@ -43,6 +50,11 @@ def _document(record: dict) -> Document:
     return Document(**{key: value for key, value in record.items() if key in FIELDS})
 
 
+def _file_state(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def _is_demo(name: str) -> bool:
     return " ".join(name.split()).lower() == DEMO_CORPUS.lower()
 
@@ -57,6 +69,8 @@ class CorpusStore:
         self.root = Path(root) if root else cache_dir() / "corpora"
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else None
+        self._loaded: OrderedDict[tuple, list[Document]] = OrderedDict()
+        self._lock = threading.Lock()
 
     # -------------------------------------------------------------- reading
 
@@ -98,11 +112,39 @@ class CorpusStore:
         meta_path, _ = self._entry(name)
         path = self._data_path(meta_path)
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-            return [_document(json.loads(line)) for line in lines if line.strip()]
+            state = (str(path), *_file_state(path))
+            with self._lock:
+                cached = self._loaded.get(state)
+                if cached is not None:
+                    self._loaded.move_to_end(state)
+                    return cached
+            docs = []
+            with open(path, encoding="utf-8") as lines:  # a line at a time: no second copy
+                for line in lines:
+                    if line.strip():
+                        docs.append(_document(json.loads(line)))
         except (OSError, ValueError, TypeError) as error:
             raise InputError(f"The corpus “{name}” cannot be read ({path}: {error}). Delete "
                              "it and add its papers again.") from None
+        with self._lock:
+            self._loaded[state] = docs
+            while len(self._loaded) > LOADED_KEEP:
+                self._loaded.popitem(last=False)
+        return docs
+
+    def key(self, name: str) -> str:
+        """A stable key for what is computed from this corpus (its vectors): the file stem,
+        which a rename keeps."""
+        if name == DEMO_CORPUS:
+            return DEMO_KEY
+        return self._entry(name)[0].name[:-len(".meta.json")]
+
+    def signature(self, name: str) -> tuple:
+        """Changes whenever the corpus's papers change (file size and modification time)."""
+        if name == DEMO_CORPUS:
+            return (DEMO_KEY, len(demo.papers(self.data_dir)))
+        meta_path, _ = self._entry(name)
+        return (meta_path.name, *_file_state(self._data_path(meta_path)))
 
     # -------------------------------------------------------------- writing
 
@@ -122,40 +164,64 @@ class CorpusStore:
              overwrite: bool = False) -> None:
         """Write a corpus atomically; an existing one is replaced only with overwrite=True.
 
-        Everything is checked and serialised before the first byte is written, so a refused
-        or failed save leaves any existing corpus as it was.
+        A refused or failed save leaves any existing corpus as it was.
+        """
+        docs = list(docs or [])
+        self.save_stream(name, [docs] if docs else [], source=source, overwrite=overwrite)
+
+    def save_stream(self, name: str, batches: Iterable[list[Document]], source: str = "",
+                    overwrite: bool = False, progress=None) -> int:
+        """Write a corpus from batches of documents without holding them all; returns the count.
+
+        The papers go line by line into a temporary file that replaces the corpus only once
+        every batch is written and checked (ids unique, at least one paper), so a refused or
+        failed save leaves any existing corpus as it was. `progress(count)` after each batch.
         """
         name = self._check_name(name)
-        docs = list(docs or [])
-        if not docs:
-            raise InputError(f"There are no documents to save in “{name}”; add some papers "
-                             "first.")
-        ids: set[str] = set()
-        for doc in docs:
-            if doc.id in ids:
-                raise InputError(f"The id “{doc.id}” appears twice in “{name}”; ids "
-                                 "must be unique.")
-            ids.add(doc.id)
         existing = self._metas().get(name)
         if existing and not overwrite:
             raise InputError(f"A corpus called “{name}” already exists. Choose another name, "
                              "add to it, or replace it.")
-        lines = "".join(json.dumps(dataclasses.asdict(doc), ensure_ascii=False,
-                                   default=_json_default) + "\n" for doc in docs)
-        now = time.strftime("%Y-%m-%d %H:%M")
         if existing:
-            meta_path, old = existing
-            meta = {**old, "name": name, "count": len(docs), "updated": now,
-                    "source": source or old.get("source", "")}
+            meta_path = existing[0]
         else:
             meta_path = self.root / f"{file_stem(name)}.meta.json"
             number = 2
             while meta_path.exists():  # the file stem is held by a renamed or damaged corpus
                 meta_path = self.root / f"{file_stem(name)}-{number}.meta.json"
                 number += 1
-            meta = {"name": name, "count": len(docs), "created": now, "source": source}
-        atomic_write_bytes(self._data_path(meta_path), lines.encode("utf-8"))
+        data_path = self._data_path(meta_path)
+        handle, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{data_path.name}.")
+        ids: set[str] = set()
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                for batch in batches:
+                    for doc in batch:
+                        if doc.id in ids:
+                            raise InputError(f"The id “{doc.id}” appears twice in “{name}”; "
+                                             "ids must be unique.")
+                        ids.add(doc.id)
+                        out.write(json.dumps(dataclasses.asdict(doc), ensure_ascii=False,
+                                             default=_json_default) + "\n")
+                    if progress:
+                        progress(len(ids))
+            if not ids:
+                raise InputError(f"There are no documents to save in “{name}”; add some papers "
+                                 "first.")
+            now = time.strftime("%Y-%m-%d %H:%M")
+            if existing:
+                old = existing[1]
+                meta = {**old, "name": name, "count": len(ids), "updated": now,
+                        "source": source or old.get("source", "")}
+            else:
+                meta = {"name": name, "count": len(ids), "created": now, "source": source}
+            os.replace(temporary, data_path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
         atomic_write_bytes(meta_path, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        return len(ids)
 
     def add(self, name: str, docs: list[Document]) -> int:
         """Append documents whose ids are new to an existing corpus; returns how many."""

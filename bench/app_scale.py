@@ -1,0 +1,147 @@
+"""The app's side of scale: map cold/warm, corpus switch and peak memory for big corpora.
+
+    nice python bench/app_scale.py [--papers 100000] [--dim 768]
+
+Vectors are random unit vectors around 50 random centres (no model runs here: embedding
+throughput is bench/embed_throughput.py's job), stored as a vector set exactly as the app's
+embedding job leaves it. Papers are generated with abstract-like lengths (~180 words).
+What is timed is what the Map page and a corpus switch do, in this process:
+  map cold   UMAP fitted on a 20k sample, the rest placed with transform, saved to disk
+  map warm   the same map read back (what every later visit costs)
+  switch     open another stored corpus of the same size: read its JSONL, check its vector
+             set is complete, memory-map the vectors (first time, then again from memory)
+  peak RSS   the process's peak resident memory (ru_maxrss) after all of the above
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS = ("protein graph neural retrieval citation patient cohort gene expression transformer "
+         "contrastive embedding sparse dense clinical trial imaging segmentation sepsis shock "
+         "therapy outcome randomised mortality cardiac tumour cell signalling pathway model "
+         "dataset benchmark accuracy learning network structure binding receptor").split()
+
+
+def synthetic_papers(n: int, seed: int, prefix: str):
+    from scimult_app.corpus.documents import Document
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, 5000):
+        batch = []
+        for i in range(start, min(n, start + 5000)):
+            words = rng.choice(WORDS, int(rng.integers(120, 260)))
+            batch.append(Document(id=f"{prefix}{i}", title=" ".join(words[:9]).capitalize(),
+                                  abstract=" ".join(words[9:]), year=int(rng.integers(1990, 2026)),
+                                  labels=[str(rng.choice(WORDS))]))
+        yield batch
+
+
+def clustered_unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+class FakeLoaded:
+    """What the vector-set path asks of a model: fingerprint and cut length."""
+
+    class config:  # noqa: N801 - mirrors LoadedModel.config
+        max_positions = 512
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint = fingerprint
+        self.max_length = 512
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=768)
+    args = parser.parse_args()
+    os.environ.setdefault("SCIMULT_APP_CACHE", tempfile.mkdtemp(prefix="scimult-bench-"))
+    from scimult_app.analysis.projection import cached_project_keyed
+    from scimult_app.corpus.store import CorpusStore
+    from scimult_app.services import embedding_job
+    from scimult_app.vectors.store import content_hash
+
+    n = args.papers
+    print(f"{n:,} papers, {args.dim}-d random unit vectors around 50 centres "
+          f"(cache {os.environ['SCIMULT_APP_CACHE']})", flush=True)
+    store = CorpusStore()
+    loaded = FakeLoaded("f" * 64)
+    names = ["Bench A", "Bench B"]
+    for seed, name in enumerate(names):
+        started = time.time()
+        store.save_stream(name, synthetic_papers(n, seed, f"{name[-1]}"), source="bench",
+                          overwrite=True)
+        docs = store.load(name)
+        vector_set = embedding_job.open_set(store, name, loaded, "search", "candidate")
+        if len(vector_set) != n or len(store.load(name)) != n:
+            vectors = clustered_unit_vectors(n, args.dim, seed)
+            for start in range(0, n, 20_000):
+                part = docs[start:start + 20_000]
+                vector_set.append([d.id for d in part],
+                                  [content_hash(d.model_input(), 512) for d in part],
+                                  vectors[start:start + 20_000])
+            vector_set.compact()
+            del vectors
+        size = (store.root / f"{store.key(name)}.jsonl").stat().st_size
+        print(f"prepared “{name}”: {size / 1e6:.0f} MB of JSONL, vector set written, "
+              f"{time.time() - started:.1f} s", flush=True)
+        del docs
+    store = CorpusStore()  # a fresh server: nothing parsed yet
+
+    def open_corpus(name: str):
+        docs = store.load(name)
+        status = embedding_job.corpus_vectors_status(store, name, docs, loaded, "search",
+                                                     auto_start=False)
+        assert status.ready, status.waiting_message()
+        return docs, status
+
+    started = time.time()
+    docs, status = open_corpus(names[0])
+    first_open = time.time() - started
+    started, cpu = time.time(), time.process_time()
+    key = f"{status.folder}:{status.revision}:{len(docs)}"
+    coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
+    cold, cold_cpu = time.time() - started, time.process_time() - cpu
+    assert not cached
+    started = time.time()
+    coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
+    warm = time.time() - started
+    assert cached
+    started = time.time()
+    open_corpus(names[1])
+    switch_cold = time.time() - started
+    started = time.time()
+    open_corpus(names[0])
+    switch_back = time.time() - started
+    started = time.time()
+    open_corpus(names[1])
+    switch_warm = time.time() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB on Linux
+    print(note)
+    print(f"open first corpus (read JSONL, check set, map vectors): {first_open:.2f} s")
+    print(f"map of {n:,} cold (sample fit + transform):               {cold:.1f} s wall, "
+          f"{cold_cpu:.1f} s CPU (all threads)")
+    print(f"load average while it ran (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"map of {n:,} cached:                                     {warm:.3f} s")
+    print(f"corpus switch to a {n:,}-paper corpus, first time:        {switch_cold:.2f} s")
+    print(f"corpus switch back (both parsed and checked):            {switch_back:.3f} s")
+    print(f"corpus switch again:                                     {switch_warm:.3f} s")
+    print(f"peak resident memory of this process:                    {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Big corpora in the app: pages wait for the background embedding and say so; the density map;
+the sampled projection and the selection of every point in an area."""
+import uuid
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from scimult_app.analysis.projection import (
+    cached_project_keyed,
+    density,
+    marker_rows,
+    project_sampled,
+)
+from scimult_app.analysis.selection import rows_in_region
+from scimult_app.corpus.documents import Document
+from scimult_app.corpus.store import CorpusStore
+from scimult_app.services import embedding_job
+
+TIMEOUT = 240
+CORPUS = "Forty reef and heart papers"
+TOPICS = ["coral reef bleaching under warming seas", "heart failure and ventricular assist devices",
+          "sepsis in the intensive care unit", "graph neural networks for molecules"]
+
+
+def forty_papers():
+    return [Document(id=f"r{i}", title=f"{TOPICS[i % 4].capitalize()}, study {i}",
+                     abstract=f"We report study {i} on {TOPICS[i % 4]} with {i + 3} cohorts.",
+                     year=2000 + i % 20, labels=[TOPICS[i % 4].split()[0]])
+            for i in range(40)]
+
+
+@pytest.fixture
+def big_corpus(monkeypatch):
+    """A stored corpus above the inline limit (lowered to 20 papers for the test)."""
+    monkeypatch.setattr(embedding_job, "INLINE_MAX", 20)
+    store = CorpusStore()
+    store.save(CORPUS, forty_papers(), overwrite=True)
+    return store
+
+
+def open_page(page, **state):
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def wait_for_embedding():
+    for job in embedding_job.embedding_jobs(running_only=False):
+        assert job.wait(TIMEOUT), "the embedding job did not finish"
+        assert job.error is None, job.error
+
+
+def test_search_waits_for_the_job_then_ranks(big_corpus):
+    at = open_page("search", corpus_name=CORPUS)
+    at.text_input[0].input("sepsis in the intensive care unit").run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(w.value for w in at.info)
+    if "Top" not in " ".join(h.value for h in at.subheader):  # still embedding
+        assert CORPUS in said and ("Embedding" in said or "no vectors" in said or "waits" in said)
+    wait_for_embedding()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    heading = " ".join(h.value for h in at.subheader)
+    assert "Top 10 of 40 papers" in heading
+    assert "sepsis" in at.markdown[0].value.lower() or any(
+        "Sepsis" in m.value for m in at.markdown)
+
+
+def test_map_of_a_big_corpus_is_a_density_with_stated_points(big_corpus, monkeypatch):
+    monkeypatch.setenv("SCIMULT_APP_MAP_POINTS", "10")  # 40 papers count as big here
+    open_page("search", corpus_name=CORPUS)
+    for job in embedding_job.embedding_jobs(running_only=False):
+        job.wait(TIMEOUT)
+    at = open_page("map", corpus_name=CORPUS)
+    at.run()  # a job for the link expert may have started on the first visit
+    wait_for_embedding()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("plotly_chart")
+    caption = " ".join(c.value for c in at.caption)
+    assert "40 papers" in caption and "shading counts every paper" in caption
+    assert "random 40 of them drawn as points" in caption
+    box = [t for t in at.text_input if t.label == "Highlight papers matching"][0]
+    box.input("sepsis").run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "all 10 papers matching “sepsis” drawn as points" in caption
+
+
+def test_cancelled_embedding_offers_resume(big_corpus):
+    from scimult_app.models import open_model
+    loaded = open_model("minilm")
+    wait_for_embedding()  # jobs of earlier tests
+    name = f"Cancel test {uuid.uuid4().hex[:8]}"  # a corpus no earlier run has embedded
+    big_corpus.save(name, forty_papers())
+    job = embedding_job.start_embedding(big_corpus, name, loaded, "classification", "query",
+                                        ("minilm", None))
+    embedding_job.cancel(job)
+    job.wait(TIMEOUT)
+    if job.error != "cancelled":
+        pytest.skip("the job finished before the cancel reached it")
+    at = open_page("labels", corpus_name=name)
+    said = " ".join(w.value for w in at.info)
+    assert "cancelled" in said
+    assert any(b.label == "Resume embedding" for b in at.button)
+    [b for b in at.button if b.label == "Resume embedding"][0].click().run()
+    wait_for_embedding()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ---------------------------------------------------------------- library parts
+
+
+def clustered(n, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((4, dim))
+    points = centres[rng.integers(0, 4, n)] + 0.1 * rng.standard_normal((n, dim))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_sampled_projection_places_every_point_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIMULT_APP_CACHE", str(tmp_path))
+    vectors = clustered(150)
+    coords, note = project_sampled(vectors, sample=60)
+    assert coords.shape == (150, 2) and np.isfinite(coords).all()
+    assert "random sample of 60 of the 150 papers" in note and "other 90" in note
+    again, _ = project_sampled(vectors, sample=60)
+    np.testing.assert_allclose(coords, again, atol=1e-4)  # seeded: the same map
+    first = cached_project_keyed(vectors, "set-a:rev1", sample=60)
+    second = cached_project_keyed(vectors, "set-a:rev1", sample=60)
+    assert not first[2] and second[2]
+    np.testing.assert_array_equal(first[0], second[0])
+    assert second[1] == note
+    small, small_note = project_sampled(vectors[:40], sample=60)
+    assert small.shape == (40, 2) and small_note == ""
+
+
+def test_density_counts_every_point_and_markers_are_stated():
+    coords = np.random.default_rng(1).normal(size=(5000, 2))
+    counts, xs, ys = density(coords, bins=50)
+    assert counts.shape == (50, 50) and counts.sum() == 5000 and len(xs) == len(ys) == 50
+    assert list(marker_rows(10, None, 20)) == list(range(10))
+    sample = marker_rows(5000, None, 300)
+    assert len(sample) == 300 and (np.diff(sample) > 0).all()
+    matches = np.zeros(5000, dtype=bool)
+    matches[[3, 7, 4000]] = True
+    assert list(marker_rows(5000, matches, 300)) == [3, 7, 4000]
+
+
+def test_rows_in_box_and_lasso_selection():
+    coords = np.array([[0, 0], [1, 1], [2, 2], [5, 5], [0.5, 0.2]], dtype=np.float32)
+    assert rows_in_region({"selection": {"points": []}}, coords) is None
+    box = {"selection": {"box": [{"x": [-0.1, 1.5], "y": [1.5, -0.1]}]}}
+    assert list(rows_in_region(box, coords)) == [0, 1, 4]
+    triangle = {"selection": {"lasso": [{"x": [-1, 4, -1], "y": [-1, -1, 4]}]}}
+    assert list(rows_in_region(triangle, coords)) == [0, 1, 4]
+    both = {"selection": {"box": [{"x": [4, 6], "y": [4, 6]}],
+                          "lasso": [{"x": [-1, 4, -1], "y": [-1, -1, 4]}]}}
+    assert list(rows_in_region(both, coords)) == [0, 1, 3, 4]
