@@ -6,6 +6,7 @@ Commands:
            folder (incremental, resumable; --engine ray on a Ray cluster)
     rank   rank a corpus (or a vector set) for each query; one JSON line per hit
     index  build the faiss HNSW index of a vector set; prints its recall@10
+    evaluate  score systems (experts, BM25, fusion) on judged queries against a corpus
     train  fine-tune task experts on a labelled, cited or queried corpus; writes a checkpoint
 
 Exit status: 0 on success, 2 for bad arguments or input, 1 for anything else.
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from scimult_app import builtin
+from scimult_app.analysis.evaluation import DEFAULT_SYSTEMS
 from scimult_app.engine.experts import EXPERT_NAMES
 from scimult_app.errors import ScimultError
 
@@ -107,6 +109,33 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--ef-construction", type=int, default=80, metavar="EF")
     index.add_argument("--sample", type=int, default=200, metavar="N",
                        help="queries (rows of the set) for measuring recall@10")
+
+    evaluate = commands.add_parser("evaluate", help="score systems (experts, BM25, fusion) on "
+                                   "judged queries against a corpus")
+    _add_model_options(evaluate)
+    evaluate.add_argument("--queries", required=True, metavar="Q",
+                          help="JSONL {id, text} or BEIR queries.jsonl {_id, text}, TREC topics, "
+                               "or qid<TAB>text lines")
+    evaluate.add_argument("--qrels", default=None, metavar="R",
+                          help="judgments: BEIR 'query-id corpus-id score' or TREC 'qid 0 docid rel' "
+                               "(default: the queries file's 'relevant' lists)")
+    evaluate.add_argument("--corpus", required=True, metavar="C",
+                          help="papers: JSONL (id, title, abstract or text), CSV or plain text")
+    evaluate.add_argument("--systems", nargs="+", default=list(DEFAULT_SYSTEMS), metavar="S",
+                          help="experts (search, link, classification), bm25, and fusions such as "
+                               f"rrf:bm25+search (default: {' '.join(DEFAULT_SYSTEMS)})")
+    evaluate.add_argument("--rrf-k", type=int, default=60, metavar="K",
+                          help="the reciprocal rank fusion constant (default 60)")
+    evaluate.add_argument("--depth", type=int, default=100, metavar="N",
+                          help="papers ranked per query (default 100, what recall@100 needs)")
+    evaluate.add_argument("--output", required=True, metavar="METRICS.json")
+    evaluate.add_argument("--per-query-csv", default=None, metavar="FILE.csv",
+                          help="also write every system's per-query values as CSV")
+    evaluate.add_argument("--runs", default=None, metavar="DIR",
+                          help="also write one TREC run file per system into DIR")
+    evaluate.add_argument("--trials", type=int, default=10_000, metavar="N",
+                          help="random sign flips of the paired randomization test (default 10000)")
+    _add_run_options(evaluate)
 
     train = commands.add_parser("train", help="fine-tune task experts with SciMult's "
                                 "multi-task contrastive recipe")
@@ -315,6 +344,78 @@ def run_index(args: argparse.Namespace) -> None:
           f"exact search {recall:.3f} over {len(queries)} queries; {latency:.2f} ms per query")
 
 
+def run_evaluate(args: argparse.Namespace) -> None:
+    from scimult_app.analysis import evaluation
+    from scimult_app.analysis.metrics import METRIC_TITLES, METRICS
+    from scimult_app.analysis.significance import in_words
+    from scimult_app.corpus.judgments import judgments_from_queries, read_qrels, read_queries
+    from scimult_app.corpus.readers import read_documents
+    output = _check_output(args.output, ".json")
+    csv_output = _check_output(args.per_query_csv, ".csv") if args.per_query_csv else None
+    if min(args.depth, args.trials) < 1 or args.rrf_k < 0:
+        raise UsageError("--depth and --trials must be at least 1, --rrf-k at least 0")
+    names = [part for item in args.systems for part in item.split(",") if part.strip()]
+    names = [evaluation.parse_system(name).name for name in names]
+    queries = read_queries(args.queries)
+    judgments = read_qrels(args.qrels) if args.qrels else judgments_from_queries(queries, args.queries)
+    for note in judgments.notes:
+        say(f"note: {args.qrels}: {note}")
+    docs = read_documents(args.corpus)
+    say(f"{len(queries.texts)} queries ({queries.format}), judgments for {len(judgments.grades)} "
+        f"({judgments.format}), {len(docs)} papers")
+    encode = None
+    loaded = None
+    if evaluation.uses_experts(names):
+        loaded = _load(args)
+        if not loaded.is_moe:
+            say(f"note: {loaded.name} is a single-expert model; search, link and classification "
+                "use its one encoder and rank alike")
+        embedder = _embedder(loaded, args)
+        vectors: dict = {}
+
+        def encode(texts: list[str], expert: str, side: str) -> np.ndarray:
+            key = (loaded.expert_index(expert), side, hash(tuple(texts)))
+            if key not in vectors:
+                vectors[key] = embedder.encode(texts, expert, side, max_length=args.max_length,
+                                               progress=_progress(f"{expert} {side} side"))
+            return vectors[key]
+    runs = evaluation.run_systems(names, queries.texts, docs, encode,
+                                  loaded.score_function if loaded else "dot", args.depth,
+                                  args.rrf_k, progress=say)
+    report = evaluation.evaluate(runs, queries.texts, judgments.grades, [d.id for d in docs])
+    result = evaluation.as_json(report)
+    result["model"] = loaded.name if loaded else None
+    result["corpus"], result["rrf_k"], result["depth"] = str(args.corpus), args.rrf_k, args.depth
+    if len(names) > 1 and report.query_ids:
+        best = max(names, key=lambda n: report.means[n]["ndcg@10"])
+        result["comparisons"] = []
+        for other in names:
+            if other == best:
+                continue
+            test = evaluation.compare(report, best, other, "ndcg@10", args.trials)
+            result["comparisons"].append({"a": best, "b": other, "metric": "ndcg@10",
+                                          "difference": test.difference, "p_value": test.p_value,
+                                          "in_words": in_words(best, other, "nDCG@10", test)})
+    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if csv_output:
+        evaluation.per_query_table(report, queries.texts).to_csv(csv_output, index=False)
+    if args.runs:
+        folder = Path(args.runs)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, run in runs.items():
+            (folder / f"{evaluation.file_stem(name)}.trec").write_text(
+                evaluation.trec_run(run, name), encoding="utf-8")
+    for line in evaluation.problem_lines(report):
+        say(f"note: {line}")
+    width = max(len(n) for n in names)
+    print(f"{'system':{width}}  " + "  ".join(f"{METRIC_TITLES[m]:>10}" for m in METRICS))
+    for name in names:
+        print(f"{name:{width}}  " + "  ".join(f"{report.means[name][m]:10.3f}" for m in METRICS))
+    for comparison in result.get("comparisons", []):
+        say(comparison["in_words"])
+    say(f"wrote {output}: {len(names)} systems over {len(report.query_ids)} judged queries")
+
+
 def run_train(args: argparse.Namespace) -> None:
     from scimult_app.corpus.labels import read_label_set
     from scimult_app.corpus.readers import queries_from_documents, read_documents
@@ -365,6 +466,7 @@ def _read_bytes(path: str) -> bytes:
 
 
 COMMANDS = {"info": run_info, "embed": run_embed, "rank": run_rank, "index": run_index,
+            "evaluate": run_evaluate,
             "train": run_train}
 
 
