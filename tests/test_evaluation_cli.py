@@ -59,7 +59,7 @@ def test_evaluate_end_to_end(env, fixture_dir, judged_files, tmp_path):
     assert list(result["systems"]) == DEFAULT_SYSTEMS
     queries = result["queries"]
     assert queries == 12  # every topic has a judgment, even if only of papers outside the corpus
-    for name, values in result["systems"].items():
+    for values in result["systems"].values():
         assert set(values) == {"ndcg@10", "mrr", "recall@100", "p@10", "per_query"}
         assert len(values["per_query"]) == queries
         for metric in ("ndcg@10", "mrr", "recall@100", "p@10"):
