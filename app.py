@@ -15,6 +15,7 @@ PAGES = {
         st.Page("pages/patients.py", title="Patients", icon=":material/stethoscope:", url_path="patients"),
         st.Page("pages/map.py", title="Map", icon=":material/map:", url_path="map"),
         st.Page("pages/experts.py", title="Experts", icon=":material/school:", url_path="experts"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", url_path="evaluate"),
     ],
     "Build": [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),

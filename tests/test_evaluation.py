@@ -162,6 +162,7 @@ def test_qrels_repeated_pair_is_noted():
     ("q1 d1 1\nq1 d2 high\n", 2, "not a whole number"),
     ("q1 d1 1\nq1 0 d2 1\n", 2, "use one format"),
     ("q1 d1 1\nq1 d2 0.5\n", 2, "not a whole number"),
+    ("query-id corpus-id score\nq1 d1 yes\n", 2, "not a whole number"),
 ])
 def test_qrels_errors_name_file_and_line(content, line, words):
     with pytest.raises(InputError) as error:

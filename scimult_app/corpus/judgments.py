@@ -190,17 +190,19 @@ def parse_qrels(content: str, where: str) -> Judgments:
     seen_at: dict[tuple[str, str], int] = {}
     notes: list[str] = []
     columns = 0
+    header_allowed = True
     for number, line in enumerate(content.splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
+        could_be_header, header_allowed = header_allowed, False
         if len(parts) not in (3, 4):
             raise InputError(f"{where}, line {number}: expected 3 columns (query-id corpus-id "
                              f"score) or 4 (qid 0 docid rel), found {len(parts)}. Accepted "
                              f"judgments: {QRELS_FORMATS}.")
         grade = _grade(parts[-1])
         if grade is None:
-            if not columns and not grades:
+            if could_be_header:
                 continue  # a header such as "query-id corpus-id score"
             raise InputError(f"{where}, line {number}: the grade {parts[-1]!r} is not a whole "
                              "number; the last column must be the relevance grade (0, 1, 2, ...).")

@@ -1,0 +1,103 @@
+"""The Evaluate page under Streamlit's AppTest on the built-in default model and the demo data:
+the demo judged queries, uploaded queries and judgments, the comparison in words, exports."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from scimult_app.analysis import evaluation
+from scimult_app.analysis.lexical import BM25Index
+from scimult_app.corpus import demo
+
+TIMEOUT = 240
+
+
+def open_evaluate() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/evaluate.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def by_label(widgets, label):
+    for widget in widgets:
+        if widget.label == label:
+            return widget
+    raise AssertionError(f"no widget labelled {label!r}; have {[w.label for w in widgets]}")
+
+
+def texts(elements) -> str:
+    return " ".join(element.value for element in elements)
+
+
+@pytest.fixture(scope="module")
+def papers():
+    return demo.papers()
+
+
+def test_evaluate_demo_queries_table_matches_library(papers):
+    at = open_evaluate()
+    assert at.title[0].value == "Evaluate"
+    headings = [h.value for h in at.subheader]
+    assert headings == ["Results", "Is the difference real?", "Where the systems disagree", "Export"]
+    # minilm has one expert: search, BM25 and their fusion are selected
+    assert by_label(at.multiselect, "Systems").value == ["search", "bm25", "rrf:bm25+search"]
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["nDCG@10", "MRR", "Recall@100", "P@10"]
+    assert list(summary.index) == ["search", "bm25", "rrf:bm25+search"]
+    queries = {q["id"]: q["text"] for q in demo.queries()}
+    judgments = {q["id"]: {doc: 1 for doc in q["relevant"]} for q in demo.queries()}
+    runs = evaluation.run_systems(["bm25"], queries, papers, None,
+                                  bm25=BM25Index([p.model_input() for p in papers]))
+    expected = evaluation.evaluate(runs, queries, judgments, [p.id for p in papers])
+    assert summary.loc["bm25", "MRR"] == pytest.approx(expected.means["bm25"]["mrr"])
+    assert summary.loc["bm25", "nDCG@10"] == pytest.approx(expected.means["bm25"]["ndcg@10"])
+    assert "paired randomization test" in texts(at.success) + texts(at.info)
+    disagreement = at.dataframe[1].value
+    assert len(disagreement) == len(queries)
+    assert "bm25 first relevant rank" in disagreement.columns
+    assert list(disagreement["spread"]) == sorted(disagreement["spread"], reverse=True)
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels == ["Download per-query CSV", "Download metrics JSON", "Download TREC run"]
+
+
+def test_evaluate_uploaded_trec_topics_and_qrels():
+    at = open_evaluate()
+    by_label(at.radio, "Judged queries").set_value("Upload files").run()
+    assert any("Upload a queries file" in info.value for info in at.info)
+    chosen = demo.queries()[:6]
+    topics = "".join(f"<top>\n<num> Number: {q['id']}\n<title> {q['text']}\n</top>\n" for q in chosen)
+    qrels = "".join(f"{q['id']} 0 {doc} 1\n" for q in chosen for doc in q["relevant"])
+    qrels += f"{chosen[0]['id']} 0 paper-not-in-corpus 1\nq-nowhere 0 card-001 1\n"
+    by_label(at.file_uploader, "Queries file").set_value(("topics.txt", topics.encode(), "text/plain"))
+    by_label(at.file_uploader, "Judgments file (qrels)").set_value(
+        ("qrels.txt", qrels.encode(), "text/plain"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "6 queries (TREC topics)" in texts(at.caption)
+    warnings = texts(at.warning)
+    assert "paper-not-in-corpus" in warnings and "q-nowhere" in warnings
+    summary = at.dataframe[0].value
+    assert set(summary.index) == {"search", "bm25", "rrf:bm25+search"}
+    assert len(at.dataframe[1].value) == 6
+    # the comparison says so in words, for the chosen pair
+    by_label(at.selectbox, "System A").set_value("bm25")
+    by_label(at.selectbox, "System B").set_value("search").run()
+    verdict = texts(at.success) + texts(at.info)
+    assert "bm25" in verdict and "search" in verdict and "p = " in verdict
+
+
+def test_evaluate_reports_a_bad_judgments_line():
+    at = open_evaluate()
+    by_label(at.radio, "Judged queries").set_value("Upload files").run()
+    queries = "".join(json.dumps({"_id": q["id"], "text": q["text"]}) + "\n"
+                      for q in demo.queries()[:3])
+    by_label(at.file_uploader, "Queries file").set_value(("queries.jsonl", queries.encode(),
+                                                          "application/json"))
+    by_label(at.file_uploader, "Judgments file (qrels)").set_value(
+        ("test.tsv", b"query-id\tcorpus-id\tscore\nq-c01\tcard-003\tmaybe\n", "text/plain"))
+    at.run()
+    assert not at.exception
+    assert "test.tsv, line 2" in texts(at.error)
