@@ -10,6 +10,7 @@ from scimult_app.analysis.fusion import reciprocal_rank_fusion
 from scimult_app.analysis.lexical import BM25Index
 from scimult_app.analysis.metrics import first_relevant_rank, ndcg_at_k, query_metrics
 from scimult_app.analysis.significance import in_words, randomization_test
+from scimult_app.corpus import demo
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.judgments import (
     judgments_from_queries,
@@ -322,3 +323,12 @@ def test_system_names():
         with pytest.raises(InputError):
             evaluation.parse_system(bad)
     assert "rrf:bm25+classification" in evaluation.system_options()
+
+
+def test_demo_qrels_match_the_demo_files():
+    root = demo.DATA_DIR
+    queries = {q["id"]: {doc: 1 for doc in q["relevant"]} for q in demo.queries()}
+    assert read_qrels(root / "qrels.tsv").grades == queries
+    patients = {p["id"]: {doc: 1 for doc in p["relevant_articles"]} for p in demo.patients()}
+    assert read_qrels(root / "patients_qrels.tsv").grades == patients
+    assert set(read_queries(root / "patients.jsonl").texts) == set(patients)
