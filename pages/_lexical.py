@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from scimult_app.analysis.compare import overlap_at_k
-from scimult_app.analysis.fusion import RRF_K, reciprocal_rank_fusion
-from scimult_app.analysis.lexical import BM25Index
+from scimult_app.analysis.fusion import RRF_K
+from scimult_app.analysis.lexical import BM25Index, beside_dense
 from scimult_app.corpus.documents import Document
 
 
@@ -33,15 +33,15 @@ def lexical_toggle(key: str) -> bool:
 
 
 def side_by_side(query: str, dense_ids: list[str], docs: Sequence[Document], k: int,
-                 expert: str, gold: set[str] | None = None) -> pd.DataFrame:
+                 expert: str, gold: set[str] | None = None, allowed=None) -> pd.DataFrame:
     """The expert's top k, BM25's top k and their fusion, side by side, with overlap@k.
 
-    `dense_ids` is the expert's ranking (at least k ids); returns the table shown.
+    `dense_ids` is the expert's ranking (at least k ids); `allowed` (bool mask over `docs`)
+    keeps BM25 to the papers the filters let through. Returns the table shown.
     """
     by_id = {d.id: d for d in docs}
-    lexical, _ = bm25_index(docs).rank(query, max(k, len(dense_ids)))
-    bm25_ids = [docs[i].id for i in lexical]
-    fused_ids = [doc for doc, _ in reciprocal_rank_fusion([bm25_ids, dense_ids], RRF_K, k)]
+    bm25_ids, fused_ids = beside_dense(bm25_index(docs), query, dense_ids, list(by_id), k, RRF_K,
+                                       allowed)
     columns = {f"{expert} expert": dense_ids[:k], "BM25": bm25_ids[:k],
                f"fused (RRF, BM25 + {expert})": fused_ids[:k]}
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from scimult_app.analysis import evaluation
+from scimult_app.analysis.compare import overlap_at_k
 from scimult_app.analysis.fusion import reciprocal_rank_fusion
-from scimult_app.analysis.lexical import BM25Index
+from scimult_app.analysis.lexical import BM25Index, beside_dense
 from scimult_app.analysis.metrics import first_relevant_rank, ndcg_at_k, query_metrics
 from scimult_app.analysis.significance import in_words, randomization_test
 from scimult_app.corpus import demo
@@ -332,3 +333,17 @@ def test_demo_qrels_match_the_demo_files():
     patients = {p["id"]: {doc: 1 for doc in p["relevant_articles"]} for p in demo.patients()}
     assert read_qrels(root / "patients_qrels.tsv").grades == patients
     assert set(read_queries(root / "patients.jsonl").texts) == set(patients)
+
+
+def test_bm25_beside_dense_respects_filters_and_fuses():
+    index = BM25Index([p.model_input() for p in PAPERS])
+    ids = [p.id for p in PAPERS]
+    dense = ["p4", "p2", "p1", "p3"]
+    lexical, fused = beside_dense(index, "heart failure and stroke", dense, ids, 2)
+    assert set(lexical) == {"p1", "p4"}
+    # p4: dense rank 1, BM25 rank 1 or 2; fused top 2 holds both papers BM25 found
+    assert fused[0] == "p4" and set(fused) == {"p1", "p4"}
+    allowed = np.array([False, True, True, True])
+    lexical, _ = beside_dense(index, "heart failure and stroke", dense, ids, 2, allowed=allowed)
+    assert lexical == ["p4"]
+    assert overlap_at_k(dense, lexical, 2) == 0.5

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from scimult_app.analysis.fusion import reciprocal_rank_fusion
 from scimult_app.errors import ScimultError
 
 
@@ -64,3 +65,17 @@ class BM25Index:
 
     def rank_many(self, queries: Sequence[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.rank(query, k) for query in queries]
+
+
+def beside_dense(index: BM25Index, query: str, dense_ids: Sequence[str], doc_ids: Sequence[str],
+                 k: int, rrf_k: int = 60, allowed: np.ndarray | None = None
+                 ) -> tuple[list[str], list[str]]:
+    """BM25's top k ids for the query and the fusion (RRF) of BM25 with the dense ranking.
+
+    `doc_ids` are the indexed texts' ids, in index order; `allowed` restricts BM25 as the dense
+    ranking was restricted (filters). BM25 ranks as deep as the dense ranking for the fusion.
+    """
+    order, _ = index.rank(query, max(k, len(dense_ids)), allowed)
+    lexical = [doc_ids[i] for i in order]
+    fused = [doc for doc, _ in reciprocal_rank_fusion([lexical, list(dense_ids)], rrf_k, k)]
+    return lexical[:k], fused
