@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from pages._lexical import bm25_index
-from pages._shared import current_corpus, current_embedder, embed_texts
+from pages._shared import embed_texts, require_model_and_corpus
 from scimult_app.analysis import evaluation
 from scimult_app.analysis.fusion import RRF_K
 from scimult_app.analysis.metrics import METRIC_TITLES, METRICS
@@ -14,11 +14,11 @@ from scimult_app.corpus.demo import DATA_DIR
 from scimult_app.corpus.judgments import (
     QRELS_FORMATS,
     QUERY_FORMATS,
-    decode,
     judgments_from_queries,
+    parse_judged_queries,
     parse_qrels,
-    parse_queries,
 )
+from scimult_app.corpus.readers import decode
 from scimult_app.errors import ScimultError
 
 DEMO_SETS = {"Demo queries (literature search)": ("queries.jsonl", "qrels.tsv"),
@@ -32,10 +32,7 @@ st.write(
     "fusion (RRF) merges BM25 with an expert. Each system gets nDCG@10 (graded), MRR, "
     "recall@100 and P@10, per query and on average.")
 
-embedder = current_embedder()
-corpus_name, docs = current_corpus()
-if embedder is None:
-    st.stop()
+embedder, corpus_name, docs = require_model_and_corpus()
 
 source = st.radio("Judged queries", [*DEMO_SETS, "Upload files"], horizontal=True)
 if source == "Upload files":
@@ -59,8 +56,8 @@ else:
     files = [(name, (DATA_DIR / name).read_bytes()) for name in names]
 
 try:
-    queries = parse_queries(decode(files[0][1], files[0][0]), files[0][0])
-    judgments = (parse_qrels(decode(files[1][1], files[1][0]), files[1][0]) if len(files) > 1
+    queries = parse_judged_queries(decode(*files[0]), files[0][0])
+    judgments = (parse_qrels(decode(*files[1]), files[1][0]) if len(files) > 1
                  else judgments_from_queries(queries, files[0][0]))
 except ScimultError as error:
     st.error(str(error))

@@ -348,7 +348,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from scimult_app.analysis import evaluation
     from scimult_app.analysis.metrics import METRIC_TITLES, METRICS
     from scimult_app.analysis.significance import in_words
-    from scimult_app.corpus.judgments import judgments_from_queries, read_qrels, read_queries
+    from scimult_app.corpus.judgments import judgments_from_queries, read_judged_queries, read_qrels
     from scimult_app.corpus.readers import read_documents
     output = _check_output(args.output, ".json")
     csv_output = _check_output(args.per_query_csv, ".csv") if args.per_query_csv else None
@@ -356,7 +356,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         raise UsageError("--depth and --trials must be at least 1, --rrf-k at least 0")
     names = [part for item in args.systems for part in item.split(",") if part.strip()]
     names = [evaluation.parse_system(name).name for name in names]
-    queries = read_queries(args.queries)
+    queries = read_judged_queries(args.queries)
     judgments = read_qrels(args.qrels) if args.qrels else judgments_from_queries(queries, args.queries)
     for note in judgments.notes:
         say(f"note: {args.qrels}: {note}")

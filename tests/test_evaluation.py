@@ -15,11 +15,11 @@ from scimult_app.corpus import demo
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.judgments import (
     judgments_from_queries,
+    parse_judged_queries,
     parse_qrels,
-    parse_queries,
     qrels_text,
+    read_judged_queries,
     read_qrels,
-    read_queries,
 )
 from scimult_app.errors import InputError
 
@@ -61,11 +61,11 @@ def test_query_metrics_by_hand():
 
 
 def test_queries_jsonl_and_beir():
-    plain = parse_queries('{"id": "q1", "text": "heart failure", "relevant": ["p1", "p2"]}\n\n'
+    plain = parse_judged_queries('{"id": "q1", "text": "heart failure", "relevant": ["p1", "p2"]}\n\n'
                           '{"id": "q2", "text": "  sepsis   lactate "}\n', "q.jsonl")
     assert plain.texts == {"q1": "heart failure", "q2": "sepsis lactate"}
     assert judgments_from_queries(plain, "q.jsonl").grades == {"q1": {"p1": 1, "p2": 1}}
-    beir = parse_queries('{"_id": "7", "text": "covid transmission", "metadata": {}}\n'
+    beir = parse_judged_queries('{"_id": "7", "text": "covid transmission", "metadata": {}}\n'
                          '{"_id": "8", "text": "vaccine efficacy", "metadata": {"x": 1}}\n',
                          "queries.jsonl")
     assert beir.texts == {"7": "covid transmission", "8": "vaccine efficacy"}
@@ -88,7 +88,7 @@ A relevant document...
 <num> Number: 302 <title> Poliomyelitis and Post-Polio
 </top>
 """
-    topics = parse_queries(classic, "topics.txt")
+    topics = parse_judged_queries(classic, "topics.txt")
     assert topics.texts == {"301": "International Organized Crime",
                             "302": "Poliomyelitis and Post-Polio"}
     xml = """<topics>
@@ -98,14 +98,14 @@ A relevant document...
   </topic>
   <topic number="2"><query>coronavirus response to weather changes</query></topic>
 </topics>"""
-    assert parse_queries(xml, "topics.xml").texts == {
+    assert parse_judged_queries(xml, "topics.xml").texts == {
         "1": "coronavirus origin", "2": "coronavirus response to weather changes"}
 
 
 def test_queries_tab_separated_with_and_without_header():
-    assert parse_queries("q1\tfirst query\nq2\tsecond query\n", "q.tsv").texts == {
+    assert parse_judged_queries("q1\tfirst query\nq2\tsecond query\n", "q.tsv").texts == {
         "q1": "first query", "q2": "second query"}
-    assert parse_queries("qid\ttext\nq1\tfirst query\n", "q.tsv").texts == {"q1": "first query"}
+    assert parse_judged_queries("qid\ttext\nq1\tfirst query\n", "q.tsv").texts == {"q1": "first query"}
 
 
 @pytest.mark.parametrize("content, line, words", [
@@ -116,19 +116,19 @@ def test_queries_tab_separated_with_and_without_header():
 ])
 def test_query_errors_name_file_and_line(content, line, words):
     with pytest.raises(InputError) as error:
-        parse_queries(content, "my_queries.txt")
+        parse_judged_queries(content, "my_queries.txt")
     assert f"my_queries.txt, line {line}" in str(error.value) and words in str(error.value)
 
 
 def test_read_queries_from_disk(tmp_path):
     path = tmp_path / "queries.tsv"
     path.write_bytes("\ufeffq1\tbrain tumour\n".encode())
-    assert read_queries(path).texts == {"q1": "brain tumour"}
+    assert read_judged_queries(path).texts == {"q1": "brain tumour"}
     with pytest.raises(InputError, match="no such file"):
-        read_queries(tmp_path / "missing.jsonl")
+        read_judged_queries(tmp_path / "missing.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(InputError, match="empty"):
-        read_queries(tmp_path / "empty.jsonl")
+        read_judged_queries(tmp_path / "empty.jsonl")
 
 
 # ---- judgment files --------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_demo_qrels_match_the_demo_files():
     assert read_qrels(root / "qrels.tsv").grades == queries
     patients = {p["id"]: {doc: 1 for doc in p["relevant_articles"]} for p in demo.patients()}
     assert read_qrels(root / "patients_qrels.tsv").grades == patients
-    assert set(read_queries(root / "patients.jsonl").texts) == set(patients)
+    assert set(read_judged_queries(root / "patients.jsonl").texts) == set(patients)
 
 
 def test_bm25_beside_dense_respects_filters_and_fuses():

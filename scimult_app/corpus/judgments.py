@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scimult_app.corpus.readers import decode
 from scimult_app.errors import InputError
 
 QUERY_FORMATS = "JSONL with 'id' (or '_id') and 'text', TREC topics (<top>...</top>), or qid<TAB>text lines"
@@ -40,19 +41,10 @@ class Judgments:
         return {doc for doc, grade in self.grades.get(query_id, {}).items() if grade > 0}
 
 
-def decode(data: bytes, where: str) -> str:
-    """UTF-8 text (a byte-order mark is dropped); an error naming the file otherwise."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{where}: not UTF-8 text (byte {error.start}). Save the file as UTF-8 "
-                         "and try again.") from None
-
-
 def _read(path: str | Path) -> tuple[str, str]:
     path = Path(path)
     try:
-        return decode(path.read_bytes(), str(path)), str(path)
+        return decode(str(path), path.read_bytes()), str(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file.") from None
     except IsADirectoryError:
@@ -149,7 +141,7 @@ def _tab_queries(content: str, where: str) -> Queries:
     return Queries(texts, {}, "tab-separated")
 
 
-def parse_queries(content: str, where: str) -> Queries:
+def parse_judged_queries(content: str, where: str) -> Queries:
     """Queries from the text of a query file; the format is recognised from the content."""
     stripped = content.lstrip()
     if not stripped:
@@ -165,9 +157,10 @@ def parse_queries(content: str, where: str) -> Queries:
     return queries
 
 
-def read_queries(path: str | Path) -> Queries:
+def read_judged_queries(path: str | Path) -> Queries:
+    """Queries from a file (UTF-8, or UTF-16 with a byte-order mark)."""
     content, where = _read(path)
-    return parse_queries(content, where)
+    return parse_judged_queries(content, where)
 
 
 # ---- judgments -------------------------------------------------------------------------------
