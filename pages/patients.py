@@ -1,6 +1,7 @@
 """Patients: patient-to-article (PAR) and patient-to-patient (PPR) matching with the link expert."""
 import streamlit as st
 
+from pages._lexical import lexical_toggle, side_by_side
 from pages._shared import (
     GOLD_MARK,
     corpus_vectors,
@@ -63,6 +64,7 @@ if not patients:
     st.stop()
 
 k = st.slider("Top k", 1, 20, 10)
+lexical = lexical_toggle("patients_lexical")
 patient_texts = [p["text"] for p in patients]
 patient_queries = embed_texts(embedder, patient_texts, EXPERT, "query", f"{len(patients)} patients")
 article_vectors = corpus_vectors(embedder, articles, EXPERT, corpus=corpus_name)
@@ -113,6 +115,10 @@ chosen = st.selectbox("Patient", range(len(patients)),
                       format_func=lambda i: f"{patient_ids[i]}: {patient_texts[i][:90]}…")
 patient = patients[chosen]
 st.write(patient["text"])
+if lexical:
+    st.subheader("Articles: BM25 beside the link expert")
+    side_by_side(patient["text"], [article_ids[i] for i in par_index[chosen][:k]], articles, k,
+                 EXPERT, gold=set(patient.get("relevant_articles", [])))
 left, right = st.columns(2)
 with left:
     st.subheader("Articles (PAR)")

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from pages._lexical import lexical_toggle, side_by_side
 from pages._shared import (
     corpus_vectors,
     embed_texts,
@@ -35,6 +36,7 @@ low, high = year_bounds(docs)
 with right:
     years = st.slider("Years", low, high, (low, high)) if low < high else (low, high)
 chosen_labels = st.multiselect("Only papers with any of these labels", label_options(docs))
+lexical = lexical_toggle("search_lexical")
 single_expert_note(embedder)
 
 if not query_text.strip():
@@ -60,6 +62,9 @@ table = pd.DataFrame([{"rank": rank, "id": docs[i].id, "title": docs[i].title,
                       for rank, (i, score) in enumerate(hits, 1)])
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "search_results.csv",
                    "text/csv")
+if lexical:
+    st.subheader("BM25 beside the expert")
+    side_by_side(query_text, [docs[i].id for i, _ in hits], docs, len(hits), expert, allowed=mask)
 st.caption("Turn on “Why this match” on a card to see which sentences of the paper (and words "
            "of a short query) move its score most under this expert.")
 for rank, (i, score) in enumerate(hits, 1):

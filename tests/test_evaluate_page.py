@@ -101,3 +101,45 @@ def test_evaluate_reports_a_bad_judgments_line():
     at.run()
     assert not at.exception
     assert "test.tsv, line 2" in texts(at.error)
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_search_shows_bm25_beside_the_expert(papers):
+    at = open_page("search")
+    by_label(at.toggle, "Show BM25 beside the expert").set_value(True)
+    target = papers[7]
+    by_label(at.text_input, "Query").input(target.title).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "BM25 beside the expert" in [h.value for h in at.subheader]
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["search expert", "BM25", "fused (RRF, BM25 + search)"]
+    assert len(table) == 10
+    # a paper's own title: BM25 and the expert both put it first, and so does the fusion
+    assert table.iloc[0].tolist() == [target.title] * 3
+    index = BM25Index([p.model_input() for p in papers])
+    order, _ = index.rank(target.title, 10)
+    assert table["BM25"].tolist()[:len(order)] == [papers[i].title for i in order]
+    overlap = float(by_label(at.metric, "Overlap@10: expert and BM25").value)
+    assert 0.1 <= overlap <= 1.0
+
+
+def test_patients_shows_bm25_beside_the_link_expert():
+    at = open_page("patients")
+    by_label(at.toggle, "Show BM25 beside the expert").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Articles: BM25 beside the link expert" in [h.value for h in at.subheader]
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["link expert", "BM25", "fused (RRF, BM25 + link)"]
+    gold_titles = {p.title for p in demo.papers() if p.id in demo.patients()[0]["relevant_articles"]}
+    assert any(cell.removeprefix("✓ ") in gold_titles for cell in table["BM25"] if cell.startswith("✓"))
+    for label in ("Overlap@10: expert and BM25", "Overlap@10: fused and expert",
+                  "Overlap@10: fused and BM25"):
+        assert 0.0 <= float(by_label(at.metric, label).value) <= 1.0
