@@ -335,6 +335,15 @@ def test_demo_qrels_match_the_demo_files():
     assert set(read_judged_queries(root / "patients.jsonl").texts) == set(patients)
 
 
+def test_demo_heldout_qrels_are_the_demo_models_unseen_queries():
+    from scimult_app import builtin
+    held_out = {pair.query_id for pair in builtin.demo_pairs(held_out=True)["search"]}
+    heldout_qrels = read_qrels(demo.DATA_DIR / "qrels_heldout.tsv").grades
+    assert set(heldout_qrels) == held_out
+    everything = read_qrels(demo.DATA_DIR / "qrels.tsv").grades
+    assert all(everything[q] == grades for q, grades in heldout_qrels.items())
+
+
 def test_bm25_beside_dense_respects_filters_and_fuses():
     index = BM25Index([p.model_input() for p in PAPERS])
     ids = [p.id for p in PAPERS]
