@@ -238,6 +238,7 @@ def test_randomization_clearly_different_systems_give_small_p():
     assert test.p_value <= 1 / 2001 + 1e-12 and not test.exact
     words = in_words("search", "bm25", "nDCG@10", test)
     assert words.startswith("search is better than bm25") and "beyond noise" in words
+    assert "p ≤ 0.0005" in words  # no random flip was as extreme: p is at most 1 / 2001
 
 
 def test_randomization_exact_on_few_queries():

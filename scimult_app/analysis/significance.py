@@ -26,6 +26,14 @@ class PairedTest:
     p_value: float
     queries: int
     exact: bool
+    trials: int = 0  # random assignments drawn (0 when exact)
+
+    @property
+    def p_text(self) -> str:
+        """'p = 0.012', or 'p ≤ 0.0001' when no random assignment was as extreme as observed."""
+        if not self.exact and self.p_value <= 1 / (self.trials + 1) + 1e-15:
+            return f"p ≤ {self.p_value:.2g}"
+        return f"p = {self.p_value:.3g}"
 
 
 def randomization_test(a: Sequence[float], b: Sequence[float], trials: int = TRIALS,
@@ -56,7 +64,7 @@ def randomization_test(a: Sequence[float], b: Sequence[float], trials: int = TRI
         p_value = (at_least + 1) / (trials + 1)
         exact = False
     return PairedTest(float(a.mean()), float(b.mean()), float(differences.mean()),
-                      min(1.0, p_value), n, exact)
+                      min(1.0, p_value), n, exact, 0 if exact else trials)
 
 
 def in_words(name_a: str, name_b: str, metric: str, test: PairedTest, alpha: float = ALPHA) -> str:
@@ -64,7 +72,7 @@ def in_words(name_a: str, name_b: str, metric: str, test: PairedTest, alpha: flo
     difference is beyond what chance gives at level `alpha`."""
     if test.queries == 0:
         return f"No query is judged, so {name_a} and {name_b} cannot be compared."
-    p = f"p = {test.p_value:.3g}"
+    p = test.p_text
     over = f"over {test.queries} queries, paired randomization test"
     if test.difference == 0:
         return (f"{name_a} and {name_b} have the same mean {metric} ({test.mean_a:.3f}); "
@@ -73,6 +81,7 @@ def in_words(name_a: str, name_b: str, metric: str, test: PairedTest, alpha: flo
     gap = abs(test.difference)
     if test.p_value < alpha:
         return (f"{better} is better than {worse} on {metric} by {gap:.3f}, and the difference "
-                f"is beyond noise ({p} < {alpha:g}, {over}).")
+                f"is beyond noise ({p}, below {alpha:g}; {over}).")
     return (f"{better} scores {gap:.3f} higher than {worse} on {metric}, but the difference is "
-            f"within noise ({p} ≥ {alpha:g}, {over}): these queries cannot tell the two apart.")
+            f"within noise ({p}, not below {alpha:g}; {over}): these queries cannot tell the two "
+            "apart.")
