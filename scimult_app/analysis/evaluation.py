@@ -146,12 +146,13 @@ def evaluate(runs: dict[str, dict[str, Ranking]], queries: dict[str, str],
     """
     known = set(corpus_ids)
     query_ids = [q for q in queries if any(g > 0 for g in judgments.get(q, {}).values())]
+    evaluated = set(query_ids)
     problems = {
         "unknown_documents": {q: sorted(d for d in docs if d not in known)
                               for q, docs in judgments.items()
                               if q in queries and any(d not in known for d in docs)},
         "unknown_queries": sorted(q for q in judgments if q not in queries),
-        "unjudged_queries": [q for q in queries if q not in set(query_ids)],
+        "unjudged_queries": [q for q in queries if q not in evaluated],
         "empty_runs": {},
     }
     means: dict[str, dict[str, float]] = {}
