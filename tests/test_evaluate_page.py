@@ -5,6 +5,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages._shared import MODEL_KEY
 from scimult_app.analysis import evaluation
 from scimult_app.analysis.lexical import BM25Index
 from scimult_app.corpus import demo
@@ -14,6 +15,7 @@ TIMEOUT = 240
 
 def open_evaluate() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.session_state[MODEL_KEY] = ("minilm", None)  # the same model whether or not demo is built
     at.run()
     at.switch_page("pages/evaluate.py")
     at.run()
@@ -105,6 +107,7 @@ def test_evaluate_reports_a_bad_judgments_line():
 
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.session_state[MODEL_KEY] = ("minilm", None)
     at.run()
     at.switch_page(f"pages/{page}.py")
     at.run()
