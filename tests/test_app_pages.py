@@ -134,6 +134,9 @@ def test_experts_page_explains_single_expert_model():
 
 
 def test_corpora_paste_and_keep(tmp_path):
+    from scimult_app.corpus.store import CorpusStore
+    if "Pasted pair" in CorpusStore().names():  # a cache kept from an earlier run
+        CorpusStore().delete("Pasted pair")
     at = open_page("corpora")
     by_label(at.radio, "From").set_value("Paste text").run()
     by_label(at.text_area, "Papers, separated by a blank line").input(
@@ -144,7 +147,6 @@ def test_corpora_paste_and_keep(tmp_path):
     by_label(at.button, "Save corpus").click().run()
     assert not at.exception
     assert any("Saved “Pasted pair” (2 papers)" in s.value for s in at.success)
-    from scimult_app.corpus.store import CorpusStore
     assert [d.title for d in CorpusStore().load("Pasted pair")] == [
         "Cold-water corals under warming", "Fast graph kernels"]
 
@@ -191,7 +193,7 @@ def test_patients_without_judged_articles_show_no_metric(tmp_path):
     from scimult_app.corpus.store import CorpusStore
     CorpusStore().save("Unrelated", [Document(id=f"x{i}", title=f"Coral reefs {i}",
                                               abstract="Reef growth under warming water.")
-                                     for i in range(3)])
+                                     for i in range(3)], overwrite=True)
     at = open_page("patients", corpus_name="Unrelated")
     assert not [m for m in at.metric if m.label.startswith("PAR")]
     assert any("none of the" in i.value and "Unrelated" in i.value for i in at.info)
