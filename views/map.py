@@ -3,15 +3,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (
-    corpus_store,
-    corpus_vectors,
-    embed_texts,
-    expert_picker,
-    paper_label,
-    require_model_and_corpus,
-    single_expert_note,
-)
 from scimult_app.analysis.clusters import (
     cluster_centres,
     default_cluster_count,
@@ -25,6 +16,15 @@ from scimult_app.analysis.projection import cached_project
 from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
+from views._shared import (
+    corpus_store,
+    corpus_vectors,
+    embed_texts,
+    expert_picker,
+    paper_label,
+    require_model_and_corpus,
+    single_expert_note,
+)
 
 FOCUS_KEY = "neighbour_paper"
 GREY = "#d0d0d0"
@@ -160,7 +160,7 @@ if clicked and clicked != st.session_state.get("map_last_click"):
     # remember the click: coming back to the map must not reopen the same paper
     st.session_state["map_last_click"] = clicked
     st.session_state[FOCUS_KEY] = clicked
-    st.switch_page("pages/neighbours.py")
+    st.switch_page("views/neighbours.py")
 chosen = selected_ids(event)
 if chosen:
     st.subheader(f"{len(chosen)} selected")

@@ -2,10 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import CORPUS_KEY, corpus_store, current_embedder
 from scimult_app.corpus import readers as ingest
 from scimult_app.corpus.store import DEMO_CORPUS
 from scimult_app.errors import ScimultError
+from views._shared import CORPUS_KEY, corpus_store, current_embedder
 
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md"]
 ROLES = ["title", "abstract", "text", "id", "labels", "year"]

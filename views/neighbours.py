@@ -2,7 +2,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (
+from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
+from views._shared import (
     corpus_vectors,
     expert_picker,
     paper_label,
@@ -10,7 +11,6 @@ from pages._shared import (
     result_card,
     single_expert_note,
 )
-from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
 
 FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
 
