@@ -227,31 +227,28 @@ def go_to(page, name: str) -> None:
 
 
 def pick(page, box, option: str) -> None:
-    """Choose `option` in a Streamlit selectbox: open it, type to filter, click the option."""
-    box.locator("input").first.click()
+    """Choose `option` in a Streamlit selectbox (a combobox): type to filter, click the option."""
+    box.click()
+    page.keyboard.press("Control+A")
     page.keyboard.type(option[:60])
     page.get_by_role("option", name=option, exact=True).first.click()
     wait_until_idle(page)
 
 
 def shown_value(box) -> str:
-    return box.locator('[data-baseweb="select"]').first.inner_text().strip()
+    return box.input_value().strip()
 
 
 def labelled_selectbox(page, label: str, within=None):
-    scope = within if within is not None else page
-    return scope.locator('[data-testid="stSelectbox"]').filter(
-        has=page.locator(f'label:text-is("{label}")'))
+    return (within if within is not None else page).get_by_role("combobox", name=label, exact=True)
 
 
 def model_picker(page):
-    return sidebar(page).locator('[data-testid="stSelectbox"]').filter(
-        has=page.locator('label:text-is("Built-in model")'))
+    return labelled_selectbox(page, "Built-in model", sidebar(page))
 
 
 def corpus_picker(page):
-    # the corpus picker's label is collapsed; it is the sidebar's last selectbox
-    return sidebar(page).locator('[data-testid="stSelectbox"]').last
+    return labelled_selectbox(page, "Corpus", sidebar(page))
 
 
 # ----------------------------------------------------------------------------- tests
@@ -360,9 +357,10 @@ def test_model_picker_counts_every_click(server, new_session):
         for _ in range(2):
             sidebar(page).get_by_text("Checkpoint path", exact=True).click()
             wait_until_idle(page)
-            sidebar(page).get_by_label("Checkpoint (.ckpt) or Hugging Face folder").fill(
+            sidebar(page).get_by_role("textbox", name="Checkpoint (.ckpt) or Hugging Face folder").fill(
                 str(FIXTURE / "model.ckpt"))
-            sidebar(page).get_by_label("Tokenizer folder (vocab.txt)").fill(str(FIXTURE / "tokenizer"))
+            sidebar(page).get_by_role("textbox", name="Tokenizer folder (vocab.txt)").fill(
+                str(FIXTURE / "tokenizer"))
             sidebar(page).get_by_role("button", name="Load model").click()
             wait_for(lambda: "model.ckpt" in sidebar_text(page), "the checkpoint's summary")
             wait_until_idle(page)
@@ -408,6 +406,12 @@ def test_corpus_picker_counts_every_click(server, new_session):
     assert shown_value(corpus_picker(page)) == names[1]
 
 
+def shows_paper(page, paper) -> None:
+    """The Neighbours page's paper card (its bold title, no rank) names `paper`."""
+    exact = re.compile(rf"^{re.escape(paper.title or paper.id)}$")
+    wait_for(lambda: page.locator("strong").filter(has_text=exact).count(), f"the card of {paper.id}")
+
+
 def test_neighbours_picker_counts_every_pick(server, new_session, shots, papers):
     from views._shared import paper_label
     page = new_session()
@@ -417,8 +421,7 @@ def test_neighbours_picker_counts_every_pick(server, new_session, shots, papers)
         label = paper_label(paper)
         pick(page, box, label)
         assert shown_value(box) == label
-        shown = page.locator('[data-testid="stVerticalBlockBorderWrapper"] strong').first
-        assert shown.inner_text() == paper.title
+        shows_paper(page, paper)
     page.screenshot(path=str(shots / "neighbours.png"))
 
 
@@ -452,8 +455,7 @@ def assert_opened(page, paper) -> None:
     wait_for(lambda: title(page) == "Neighbours", "the Neighbours page after a map click")
     wait_until_idle(page)
     assert_no_exception(page, "neighbours from the map")
-    shown = page.locator('[data-testid="stVerticalBlockBorderWrapper"] strong').first
-    assert shown.inner_text() == (paper.title or paper.id)
+    shows_paper(page, paper)
 
 
 def modebar(page, name: str) -> None:
