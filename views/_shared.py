@@ -55,6 +55,25 @@ def library_log() -> logging.Logger:
 library_log()
 
 
+@st.cache_resource
+def plotly_ready() -> bool:
+    """Build each trace type once before sessions run in parallel: plotly creates its validators
+    and optional imports lazily, and two sessions doing that at once raised inside plotly."""
+    import pandas as pd
+    import plotly.graph_objects as go
+    column = pd.Series([1.0, 2.0])
+    for trace in (go.Scatter, go.Scattergl):
+        go.Figure(trace(x=np.array([0.0, 1.0]), y=column, mode="markers+text", text=["a", "b"],
+                        customdata=np.array([["a"], ["b"]]), hovertext=column, hoverinfo="text",
+                        marker={"size": [6, 8], "color": column, "colorscale": "Viridis"},
+                        line={"width": 1}, textposition="top center", showlegend=False)
+                  ).to_plotly_json()
+    return True
+
+
+plotly_ready()
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def cached_embedder(source: str, tokenizer: str | None) -> Embedder:
     """One model per (source, tokenizer), shared by every session and loaded once."""
