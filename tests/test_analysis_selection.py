@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from scimult_app.analysis.selection import clicked_id, highlight, selected_ids
+from scimult_app.analysis.selection import clicked_id, colour_column, highlight, selected_ids
 
 
 def event(points, box=(), lasso=()):
@@ -41,10 +41,34 @@ def test_selected_ids_accepts_objects_scalars_and_nothing():
 def test_clicked_id_only_for_a_single_point():
     assert clicked_id(event(POINTS[1:2])) == "doc-2"
     assert clicked_id(SimpleNamespace(selection={"points": POINTS[2:], "box": []})) == "doc-9"
-    assert clicked_id(event(POINTS)) is None
+    assert clicked_id(event(POINTS)) is None  # several points: a list, not a click
     assert clicked_id(event([])) is None and clicked_id(None) is None
+
+
+def test_a_click_after_a_box_or_lasso_opens_the_point():
+    """Plotly keeps the earlier area in the event when a point is then clicked: still a click."""
     box = [{"type": "rect", "x": [0, 2], "y": [0, 3]}]
-    assert clicked_id(event(POINTS[:1], box=box)) is None  # an area holding one point
+    lasso = [{"x": [0, 4, 4], "y": [0, 0, 3]}]
+    assert clicked_id(event(POINTS, box=box)) is None  # the box itself: three papers listed
+    assert clicked_id(event(POINTS[:1], box=box)) == "doc-7"  # then one clicked
+    assert clicked_id(event(POINTS, lasso=lasso)) is None
+    assert clicked_id(event(POINTS[2:], lasso=lasso)) == "doc-9"
+    assert clicked_id(event(POINTS[:1] * 2, lasso=lasso)) == "doc-7"  # one paper twice: one
+
+
+def test_clicks_in_turn_each_open_their_point():
+    opened = [clicked_id(event([point])) for point in POINTS]
+    assert opened == ["doc-7", "doc-2", "doc-9"]
+
+
+def test_colour_by_year_without_years_falls_back_to_label():
+    assert colour_column("year", [None, None]) == ("label", colour_column("year", [])[1])
+    column, note = colour_column("year", [float("nan"), None])
+    assert column == "label" and "no" in note.lower() and "year" in note
+    assert colour_column("year", [None, 2020]) == ("year", None)
+    assert colour_column("year", [np.float64(2019.0)]) == ("year", None)
+    assert colour_column("label", [None]) == ("label", None)
+    assert colour_column("cluster", []) == ("cluster", None)
 
 
 def test_highlight_all_words_any_case():

@@ -18,7 +18,7 @@ TIMEOUT = 300
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -22,7 +22,7 @@ def open_page(page: str | None = None, **state) -> AppTest:
         at.session_state[key] = value
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -163,7 +163,7 @@ def test_train_page_gathers_pairs_and_trains(tmp_path):
     assert not at.exception
     from scimult_app.services.jobs import JOBS
     job = JOBS.get(at.session_state["train_job"])
-    assert job is not None and job.wait(TIMEOUT) and job.error is None, job and job.error
+    assert job is not None and job.wait(TIMEOUT * 5) and job.error is None, job and job.error
     at.run()  # a widget click while training would not have aborted it; the result shows now
     assert any("Trained in" in s.value for s in at.success)
     from scimult_app.models import open_model

@@ -5,10 +5,10 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages._shared import MODEL_KEY
 from scimult_app.analysis import evaluation
 from scimult_app.analysis.lexical import BM25Index
 from scimult_app.corpus import demo
+from views._shared import MODEL_KEY
 
 TIMEOUT = 240
 
@@ -17,7 +17,7 @@ def open_evaluate() -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     at.session_state[MODEL_KEY] = ("minilm", None)  # the same model whether or not demo is built
     at.run()
-    at.switch_page("pages/evaluate.py")
+    at.switch_page("views/evaluate.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -109,7 +109,7 @@ def open_page(page: str) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     at.session_state[MODEL_KEY] = ("minilm", None)
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

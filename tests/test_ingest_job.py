@@ -51,7 +51,7 @@ def test_corpora_page_saves_a_big_file_by_server_path(tmp_path):
     source = write_jsonl_gz(tmp_path / "big.jsonl.gz", 0, 1200)
     at = AppTest.from_file("../app.py", default_timeout=240)
     at.run()
-    at.switch_page("pages/corpora.py")
+    at.switch_page("views/corpora.py")
     at.run()
     at.radio(key="corpus_from").set_value("Server path").run()
     at.text_input(key="corpus_path").input(str(source)).run()
@@ -72,6 +72,6 @@ def test_path_input_hidden_when_switched_off(monkeypatch):
     monkeypatch.setenv("SCIMULT_APP_ALLOW_PATHS", "0")
     at = AppTest.from_file("../app.py", default_timeout=240)
     at.run()
-    at.switch_page("pages/corpora.py")
+    at.switch_page("views/corpora.py")
     at.run()
     assert "Server path" not in at.radio(key="corpus_from").options

@@ -1,4 +1,4 @@
-"""The map's interaction logic: ids from a plotly selection event, clicks, text highlight."""
+"""The map's interaction logic: ids from a plotly selection event, clicks, colour, highlight."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,12 +34,35 @@ def selected_ids(event) -> list[str]:
 
 
 def clicked_id(event) -> str | None:
-    """The id of a single clicked point; None for no point, several, or a box/lasso area."""
-    selection = _get(event, "selection")
-    if _get(selection, "box") or _get(selection, "lasso"):
-        return None
+    """The paper to open: the one point of a selection that holds exactly one, else None.
+
+    A click on a point (zoom or pan mode) selects just that point, and the event still carries
+    the box or lasso drawn earlier, so the area says nothing about how the point was chosen:
+    one point, by a click or inside a box or lasso drawn around it, opens it; several list.
+    (In box and lasso mode Streamlit's chart forwards no plain clicks, so drawing around one
+    point is how to open it there.)
+    """
     ids = selected_ids(event)
     return ids[0] if len(ids) == 1 else None
+
+
+def colour_column(requested: str, years: list) -> tuple[str, str | None]:
+    """The column to colour the map by, and a note when the request cannot be honoured.
+
+    Colour by year on papers without years would draw nothing: fall back to the label.
+    """
+    if requested == "year" and not any(_has_year(year) for year in years):
+        return "label", "No paper of this corpus has a year, so the map is coloured by label."
+    return requested, None
+
+
+def _has_year(year) -> bool:
+    if year is None or isinstance(year, bool):
+        return False
+    try:
+        return not np.isnan(float(year))
+    except (TypeError, ValueError):
+        return False
 
 
 def highlight(texts: list[str], query: str) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from scimult_app.engine.fingerprint import file_fingerprint
 from scimult_app.engine.model import BiEncoder, EncoderConfig
 from scimult_app.engine.tokenizer import TOKENIZER_FILES, Tokenizer, resolve_tokenizer
 from scimult_app.errors import ScimultError
+
+log = logging.getLogger(__name__)
 
 MAX_LENGTH = 512
 # Bump when anything that decides a cached vector changes outside the model's own settings
@@ -214,6 +217,7 @@ def load_model(source: str | Path, tokenizer: str | Path | None = None,
                            "not a whole number. Fix or remove it.") from None
     if not model.question_model.encoder.config.num_experts > 1:
         notes.append("single-expert model: search, link and classification select the same encoder")
+    log.info("loaded model %s from %s", name or path.name, path)
     return LoadedModel(
         name=name or path.name, source=path, format=contents.format, encoder_params=params,
         model=model, tokenizer=tokenizer_obj, shared=shared, mean_pool=mean_pool,

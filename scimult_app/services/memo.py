@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 DEFAULT_BYTES = 1 << 30  # 1 GiB of vectors shared by all sessions
 
 
@@ -39,6 +41,8 @@ class VectorMemo:
             while self._bytes > self.max_bytes:
                 _, evicted = self._items.popitem(last=False)
                 self._bytes -= evicted.nbytes
+            log.info("vector memo: %d arrays, %d of %d bytes", len(self._items), self._bytes,
+                     self.max_bytes)
 
     @property
     def bytes(self) -> int:

@@ -5,7 +5,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages._shared import CORPUS_KEY, corpus_store, current_choice, current_embedder, job_progress
 from scimult_app.corpus import readers as ingest
 from scimult_app.corpus.store import DEMO_CORPUS
 from scimult_app.corpus.stream import count_rows
@@ -13,6 +12,7 @@ from scimult_app.engine.experts import EXPERTS
 from scimult_app.errors import ScimultError
 from scimult_app.services import embedding_job, ingest_job
 from scimult_app.services.uploads import save_upload
+from views._shared import CORPUS_KEY, corpus_store, current_choice, current_embedder, job_progress
 
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "json", "bib", "ris", "pdf", "txt", "md"]
 ROLES = ["title", "abstract", "text", "id", "labels", "year"]

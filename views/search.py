@@ -2,8 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from pages._lexical import lexical_toggle, side_by_side
-from pages._shared import (
+from scimult_app.analysis.filters import filter_mask, label_options, year_bounds
+from scimult_app.analysis.ranking import top_k_chunked
+from scimult_app.corpus.documents import Document
+from views._lexical import lexical_toggle, side_by_side
+from views._shared import (
     corpus_vectors,
     embed_texts,
     expert_picker,
@@ -12,9 +15,6 @@ from pages._shared import (
     result_card,
     single_expert_note,
 )
-from scimult_app.analysis.filters import filter_mask, label_options, year_bounds
-from scimult_app.analysis.ranking import top_k_chunked
-from scimult_app.corpus.documents import Document
 
 st.title("Search")
 embedder, corpus_name, docs = require_model_and_corpus()

@@ -4,11 +4,11 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from pages._shared import corpus_vectors, embed_texts, require_model_and_corpus, single_expert_note
 from scimult_app.analysis.labels import distribution, evaluate, predict
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.errors import ScimultError
+from views._shared import corpus_vectors, embed_texts, require_model_and_corpus, single_expert_note
 
 EXPERT = "classification"
 

@@ -4,8 +4,6 @@ import json
 
 import streamlit as st
 
-from pages._lexical import bm25_index
-from pages._shared import embed_texts, require_model_and_corpus
 from scimult_app.analysis import evaluation
 from scimult_app.analysis.fusion import RRF_K
 from scimult_app.analysis.metrics import METRIC_TITLES, METRICS
@@ -20,6 +18,8 @@ from scimult_app.corpus.judgments import (
 )
 from scimult_app.corpus.readers import decode
 from scimult_app.errors import ScimultError
+from views._lexical import bm25_index
+from views._shared import embed_texts, require_model_and_corpus
 
 DEMO_SETS = {"Demo queries (literature search)": ("queries.jsonl", "qrels.tsv"),
              "Demo patients (patient-to-article)": ("patients.jsonl", "patients_qrels.tsv")}

@@ -1,8 +1,13 @@
 """Patients: patient-to-article (PAR) and patient-to-patient (PPR) matching with the link expert."""
 import streamlit as st
 
-from pages._lexical import lexical_toggle, side_by_side
-from pages._shared import (
+from scimult_app.analysis.metrics import mean_metrics
+from scimult_app.analysis.ranking import scores, top_k
+from scimult_app.corpus import demo
+from scimult_app.corpus import readers as ingest
+from scimult_app.errors import ScimultError
+from views._lexical import lexical_toggle, side_by_side
+from views._shared import (
     GOLD_MARK,
     corpus_vectors,
     embed_texts,
@@ -10,11 +15,6 @@ from pages._shared import (
     result_card,
     single_expert_note,
 )
-from scimult_app.analysis.metrics import mean_metrics
-from scimult_app.analysis.ranking import scores, top_k
-from scimult_app.corpus import demo
-from scimult_app.corpus import readers as ingest
-from scimult_app.errors import ScimultError
 
 METRIC_DEPTH = 100  # MRR looks this deep; recall@10 at 10
 EXPERT = "link"  # SciMult evaluates PMC-Patients PAR and PPR with the link-prediction expert

@@ -4,7 +4,6 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages._shared import MODEL_KEY, corpus_store, current_choice, job_progress
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import read_label_set
 from scimult_app.corpus.readers import read_queries
@@ -15,6 +14,7 @@ from scimult_app.services.training_job import start_training
 from scimult_app.training.finetune import training_pairs
 from scimult_app.training.pairs import with_hard_negatives
 from scimult_app.training.trainer import TrainConfig
+from views._shared import MODEL_KEY, corpus_store, current_choice, job_progress
 
 JOB_KEY = "train_job"  # the key of this session's training job in JOBS
 

@@ -4,7 +4,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (
+from scimult_app.analysis.compare import agreement, align, top_k_by_expert
+from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
+from scimult_app.analysis.projection import cached_project
+from scimult_app.engine.experts import EXPERTS
+from views._shared import (
     OCCLUSION_HELP,
     corpus_vectors,
     embed_texts,
@@ -14,10 +18,6 @@ from pages._shared import (
     require_model_and_corpus,
     show_explanation,
 )
-from scimult_app.analysis.compare import agreement, align, top_k_by_expert
-from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
-from scimult_app.analysis.projection import cached_project
-from scimult_app.engine.experts import EXPERTS
 
 st.title("Experts")
 embedder, corpus_name, docs = require_model_and_corpus(2)

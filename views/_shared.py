@@ -1,6 +1,7 @@
 """The widgets and cached resources every page shares: model picker, corpus picker, embeddings."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -33,7 +34,46 @@ from scimult_app.services.uploads import save_upload
 
 MODEL_KEY = "model_choice"  # (source, tokenizer) in session state
 CORPUS_KEY = "corpus_name"
+# the sidebar widgets' own keys; MODEL_KEY and CORPUS_KEY stay the state pages read and write
+KIND_WIDGET = "model_kind"
+BUILTIN_WIDGET = "builtin_model_picker"
+CORPUS_WIDGET = "corpus_picker"
+_SHOWN_KEY = "_model_choice_shown"  # the choice the model widgets were last synced to
 GOLD_MARK = ":green[:material/check_circle: gold]"
+
+
+@st.cache_resource
+def library_log() -> logging.Logger:
+    """The library's INFO lines (models loaded, vector memo size) on the server's stderr, once."""
+    logger = logging.getLogger("scimult_app")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+library_log()
+
+
+@st.cache_resource
+def plotly_ready() -> bool:
+    """Build each trace type once before sessions run in parallel: plotly creates its validators
+    and optional imports lazily, and two sessions doing that at once raised inside plotly."""
+    import pandas as pd
+    import plotly.graph_objects as go
+    column = pd.Series([1.0, 2.0])
+    for trace in (go.Scatter, go.Scattergl):
+        go.Figure(trace(x=np.array([0.0, 1.0]), y=column, mode="markers+text", text=["a", "b"],
+                        customdata=np.array([["a"], ["b"]]), hovertext=column, hoverinfo="text",
+                        marker={"size": [6, 8], "color": column, "colorscale": "Viridis"},
+                        line={"width": 1}, textposition="top center", showlegend=False)
+                  ).to_plotly_json()
+    return True
+
+
+plotly_ready()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -116,23 +156,49 @@ def current_embedder() -> Embedder | None:
         return None
 
 
+def _set_choice(choice: tuple[str, str | None]) -> None:
+    st.session_state[MODEL_KEY] = choice
+
+
+def _on_builtin_pick() -> None:
+    _set_choice((st.session_state[BUILTIN_WIDGET], None))
+
+
+def _sync_widget(key: str, value) -> None:
+    """Show `value` in the widget `key` before it is drawn (a callback already stored the user's
+    change, so this only catches changes made elsewhere: the Train page, a saved corpus)."""
+    if st.session_state.get(key) != value:
+        st.session_state[key] = value
+
+
 def model_sidebar() -> None:
-    """Model picker: a built-in, a checkpoint by path, or an uploaded checkpoint."""
+    """Model picker: a built-in, a checkpoint by path, or an uploaded checkpoint.
+
+    Each widget has a key and no computed `index`: a widget whose default moves with the state
+    it writes is re-created on the next run and snaps back, losing every second change.
+    """
     st.sidebar.subheader("Model")
     demo_status()
     source, tokenizer = current_choice()
     kinds = ["Built-in", "Checkpoint path", "Upload checkpoint"]
-    default_kind = 0 if source in builtin.NAMES else 1
-    kind = st.sidebar.radio("Model source", kinds, index=default_kind, horizontal=True,
-                            label_visibility="collapsed", key="model_kind")
+    if KIND_WIDGET not in st.session_state or st.session_state.get(_SHOWN_KEY) != (source, tokenizer):
+        # the choice changed elsewhere (or this is the first run): show where it came from
+        st.session_state[KIND_WIDGET] = kinds[0] if source in builtin.NAMES else (
+            st.session_state.get(KIND_WIDGET) if st.session_state.get(KIND_WIDGET) in kinds[1:]
+            else kinds[1])
+    st.session_state[_SHOWN_KEY] = (source, tokenizer)
+    kind = st.sidebar.radio("Model source", kinds, horizontal=True,
+                            label_visibility="collapsed", key=KIND_WIDGET)
     if kind == "Built-in":
         ready = [n for n in builtin.NAMES if n != "demo" or builtin.is_built("demo")]
-        name = st.sidebar.selectbox("Built-in model", ready,
-                                    index=ready.index(source) if source in ready else 0,
-                                    help="minilm: all-MiniLM-L6-v2, one expert. demo: MiniLM made "
-                                         "a 3-expert MoE and trained on the demo data's tasks.")
-        if (name, None) != (source, tokenizer):
-            st.session_state[MODEL_KEY] = (name, None)
+        if source not in ready:  # a path was chosen before, or demo is not built yet
+            source, tokenizer = ready[0] if default_model() not in ready else default_model(), None
+            _set_choice((source, None))
+            st.session_state[_SHOWN_KEY] = (source, None)
+        _sync_widget(BUILTIN_WIDGET, source)
+        st.sidebar.selectbox("Built-in model", ready, key=BUILTIN_WIDGET, on_change=_on_builtin_pick,
+                             help="minilm: all-MiniLM-L6-v2, one expert. demo: MiniLM made "
+                                  "a 3-expert MoE and trained on the demo data's tasks.")
     else:
         with st.sidebar.form("checkpoint_form"):
             if kind == "Checkpoint path":
@@ -152,7 +218,9 @@ def model_sidebar() -> None:
                 if uploaded is not None:
                     path = str(save_upload(uploaded, uploaded.name))
                 if path.strip():
-                    st.session_state[MODEL_KEY] = (path.strip(), tokenizer_input.strip() or None)
+                    choice = (path.strip(), tokenizer_input.strip() or None)
+                    _set_choice(choice)
+                    st.session_state[_SHOWN_KEY] = choice
                 else:
                     st.sidebar.warning("Give a checkpoint path or upload a file first.")
     embedder = current_embedder()
@@ -171,16 +239,22 @@ def show_model_summary(loaded: LoadedModel) -> None:
         f"{info['score']} score  \n{info['encoders']}  \nmax {info['max_length']} tokens")
 
 
+def _on_corpus_pick() -> None:
+    st.session_state[CORPUS_KEY] = st.session_state[CORPUS_WIDGET]
+
+
 def corpus_sidebar() -> None:
-    store = corpus_store()
-    names = store.names()
+    """Corpus picker: a keyed widget; its value is copied to CORPUS_KEY by a callback."""
+    names = corpus_store().names()
     current = st.session_state.get(CORPUS_KEY, DEMO_CORPUS)
     if current not in names:
         current = DEMO_CORPUS
+    st.session_state[CORPUS_KEY] = current
+    _sync_widget(CORPUS_WIDGET, current)
     st.sidebar.subheader("Corpus")
-    st.session_state[CORPUS_KEY] = st.sidebar.selectbox(
-        "Corpus", names, index=names.index(current), label_visibility="collapsed",
-        help="Add, rename or delete corpora on the Corpora page.")
+    st.sidebar.selectbox("Corpus", names, key=CORPUS_WIDGET, on_change=_on_corpus_pick,
+                         label_visibility="collapsed",
+                         help="Add, rename or delete corpora on the Corpora page.")
 
 
 def sidebar() -> None:

@@ -1,8 +1,8 @@
 """Landing page: what the app does, the loaded model, where to go next."""
 import streamlit as st
 
-from pages._shared import current_corpus, current_embedder
 from scimult_app.engine.experts import EXPERTS
+from views._shared import current_corpus, current_embedder
 
 st.title("SciMult Explorer")
 st.write(

@@ -11,15 +11,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (
-    corpus_store,
-    corpus_vectors,
-    embed_texts,
-    expert_picker,
-    paper_label,
-    require_model_and_corpus,
-    single_expert_note,
-)
 from scimult_app.analysis.clusters import (
     cluster_centres,
     default_cluster_count,
@@ -35,12 +26,28 @@ from scimult_app.analysis.projection import (
     density,
     marker_rows,
 )
-from scimult_app.analysis.selection import clicked_id, highlight, rows_in_region, selected_ids
+from scimult_app.analysis.selection import (
+    clicked_id,
+    colour_column,
+    highlight,
+    rows_in_region,
+    selected_ids,
+)
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.services.embedding_job import map_key
+from views._shared import (
+    corpus_store,
+    corpus_vectors,
+    embed_texts,
+    expert_picker,
+    paper_label,
+    require_model_and_corpus,
+    single_expert_note,
+)
 
 FOCUS_KEY = "neighbour_paper"
+ROUND_KEY = "map_chart_round"  # bumped when a click opens a paper
 GREY = "#d0d0d0"
 SCATTER_MAX = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: density + points
 MARKERS = 4_000  # points drawn on a density map
@@ -88,6 +95,9 @@ frame = pd.DataFrame({
     "label": [d.labels[0] if d.labels else "(none)" for d in docs],
     "year": [d.year for d in docs],
 })
+colour_by, colour_note = colour_column(colour_by, frame["year"].tolist())
+if colour_note:
+    st.info(colour_note)
 cluster_names = []
 centres = {}
 if colour_by == "cluster":  # clusters only when asked for: the costly column on big corpora
@@ -129,6 +139,14 @@ if colour_by == "cluster":  # clusters only when asked for: the costly column on
 query = st.text_input("Highlight papers matching", placeholder="e.g. sepsis")
 frame["match"] = highlight([f"{d.title} {d.abstract} {d.text}" for d in docs], query)
 
+
+def points(part: pd.DataFrame, name: str, marker: dict) -> go.Scattergl:
+    """One trace; the paper id rides in customdata (point indices count within each trace)."""
+    return go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=name,
+                        customdata=part[["id"]].values, hovertext=part["title"],
+                        hoverinfo="text", marker=marker)
+
+
 figure = go.Figure()
 drawn_note = ""
 if large:
@@ -150,16 +168,16 @@ if large:
     frame = frame.assign(match=True)
 grey = frame[~frame["match"]]
 if len(grey):
-    figure.add_trace(go.Scattergl(x=grey["x"], y=grey["y"], mode="markers", name="no match",
-                                  customdata=grey[["id"]].values, hovertext=grey["title"],
-                                  hoverinfo="text", marker={"color": GREY, "size": 6}))
+    figure.add_trace(points(grey, "no match", {"color": GREY, "size": 6}))
 shown = frame[frame["match"]]
-if colour_by == "year" and shown["year"].notna().any():
-    figure.add_trace(go.Scattergl(
-        x=shown["x"], y=shown["y"], mode="markers", name="papers",
-        customdata=shown[["id"]].values, hovertext=shown["title"], hoverinfo="text",
-        marker={"color": shown["year"], "colorscale": "Viridis", "size": 8,
-                "colorbar": {"title": "year"}}))
+if colour_by == "year":
+    dated = shown[shown["year"].notna()]
+    if len(dated):
+        figure.add_trace(points(dated, "papers", {"color": dated["year"], "colorscale": "Viridis",
+                                                  "size": 8, "colorbar": {"title": "year"}}))
+    undated = shown[shown["year"].isna()]
+    if len(undated):
+        figure.add_trace(points(undated, "no year", {"color": "#888888", "size": 8}))
 else:
     order = [names[c.cluster] for c in cluster_names] + ["unclustered"] \
         if colour_by == "cluster" else sorted(shown[colour_by].dropna().unique(), key=str)
@@ -167,29 +185,32 @@ else:
         group = shown[shown[colour_by] == value]
         if group.empty:
             continue
-        figure.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=str(value),
-                                      customdata=group[["id"]].values, hovertext=group["title"],
-                                      hoverinfo="text",
-                                      marker={"size": 8, **({"color": "#9e9e9e", "opacity": 0.6}
-                                                            if value == "unclustered" else {})}))
+        figure.add_trace(points(group, str(value),
+                                {"size": 8, **({"color": "#9e9e9e", "opacity": 0.6}
+                                               if value == "unclustered" else {})}))
 if centres:
     named = [c for c in cluster_names if c.cluster in centres]
     figure.add_trace(go.Scatter(
         x=[centres[c.cluster][0] for c in named], y=[centres[c.cluster][1] for c in named],
         mode="text", text=[f"<b>{c.cluster + 1} · {c.name}</b>" for c in named],
         textfont={"size": 13}, hoverinfo="skip", showlegend=False, name="cluster names"))
-figure.update_layout(height=620, margin={"l": 0, "r": 0, "t": 10, "b": 0}, dragmode="lasso",
+# zoom mode: there a click on a point reaches the app (in box and lasso mode Streamlit's chart
+# forwards no plain clicks); box and lasso are on the toolbar
+figure.update_layout(height=620, margin={"l": 0, "r": 0, "t": 10, "b": 0}, dragmode="zoom",
                      xaxis={"visible": False}, yaxis={"visible": False},
                      legend={"itemsizing": "constant"})
+# a fresh chart key after each opened paper: coming back shows no stale selection, and the
+# same paper can be opened again
+chart_round = st.session_state.setdefault(ROUND_KEY, 0)
 event = st.plotly_chart(figure, width="stretch", on_select="rerun",
-                        selection_mode=("points", "box", "lasso"), key="map_chart")
+                        selection_mode=("points", "box", "lasso"), key=f"map_chart_{chart_round}")
 if large:
     st.caption(f"{total:,} papers · {expert} expert · UMAP (cosine). The shading counts every "
                f"paper; {drawn_note}. Box or lasso lists every paper in the area, drawn or not; "
-               "click a point to open its neighbours.")
+               "click a point, or draw around one, to open its neighbours.")
 else:
-    st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Box or lasso to list "
-               "papers; click one point to open its neighbours.")
+    st.caption(f"{len(frame)} papers · {expert} expert · UMAP (cosine). Click a point, or draw a "
+               "box or lasso around one, to open its neighbours; draw around several to list them.")
 
 if cluster_names:
     st.subheader("Clusters")
@@ -205,11 +226,10 @@ if cluster_names:
                    "“unclustered”.")
 
 clicked = clicked_id(event)
-if clicked and clicked != st.session_state.get("map_last_click"):
-    # remember the click: coming back to the map must not reopen the same paper
-    st.session_state["map_last_click"] = clicked
+if clicked:
+    st.session_state[ROUND_KEY] = chart_round + 1
     st.session_state[FOCUS_KEY] = clicked
-    st.switch_page("pages/neighbours.py")
+    st.switch_page("views/neighbours.py")
 region = rows_in_region(event, coords) if large else None
 if region is not None:
     st.subheader(f"{len(region):,} papers in the selected area")

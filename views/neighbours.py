@@ -2,7 +2,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import (
+from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
+from views._shared import (
     corpus_vectors,
     expert_picker,
     paper_label,
@@ -10,9 +11,9 @@ from pages._shared import (
     result_card,
     single_expert_note,
 )
-from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
 
-FOCUS_KEY = "neighbour_paper"  # set by the Map page when a point is clicked
+FOCUS_KEY = "neighbour_paper"  # the paper's id; set by the Map page when a point is clicked
+PICKER_KEY = "neighbour_picker"  # the paper picker's own state: an index into the corpus
 
 st.title("Neighbours")
 embedder, corpus_name, docs = require_model_and_corpus(2)
@@ -20,9 +21,18 @@ embedder, corpus_name, docs = require_model_and_corpus(2)
 ids = [doc.id for doc in docs]
 focus = st.session_state.get(FOCUS_KEY)
 start = ids.index(focus) if focus in ids else 0
-chosen = st.selectbox("Paper (type to search)", range(len(docs)), index=start,
-                      format_func=lambda i: paper_label(docs[i]))
-st.session_state[FOCUS_KEY] = ids[chosen]
+st.session_state[FOCUS_KEY] = ids[start]
+if st.session_state.get(PICKER_KEY) != start:  # chosen elsewhere (the Map) or a new corpus
+    st.session_state[PICKER_KEY] = start
+
+
+def remember_paper() -> None:
+    st.session_state[FOCUS_KEY] = ids[st.session_state[PICKER_KEY]]
+
+
+# keyed, no computed index, the choice stored by a callback: every pick counts
+chosen = st.selectbox("Paper (type to search)", range(len(docs)), key=PICKER_KEY,
+                      on_change=remember_paper, format_func=lambda i: paper_label(docs[i]))
 left, right = st.columns(2)
 with left:
     expert = expert_picker("link", key="neighbour_expert")
