@@ -24,7 +24,7 @@ from scimult_app.engine.embedder import Embedder
 from scimult_app.engine.experts import EXPERTS, get_expert
 from scimult_app.engine.loading import LoadedModel
 from scimult_app.errors import ScimultError
-from scimult_app.models import default_model, open_model
+from scimult_app.models import default_model, model_key, open_model
 from scimult_app.services import embedding_job
 from scimult_app.services.demo_build import demo_build_job
 from scimult_app.services.embedding_job import CorpusVectors, corpus_vectors_status, job_line
@@ -77,9 +77,15 @@ plotly_ready()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def cached_embedder(source: str, tokenizer: str | None) -> Embedder:
-    """One model per (source, tokenizer), shared by every session and loaded once."""
+def _cached_embedder(source: str, tokenizer: str | None, content: tuple) -> Embedder:
+    """One model per content (`model_key`), shared by every session and loaded once."""
     return Embedder(open_model(source, tokenizer or None))
+
+
+def cached_embedder(source: str, tokenizer: str | None) -> Embedder:
+    """The loaded model for this choice, keyed by what the files hold, not by their path: a
+    new upload or a retrained model under an old name is loaded anew."""
+    return _cached_embedder(source, tokenizer, model_key(source, tokenizer))
 
 
 @st.cache_resource
