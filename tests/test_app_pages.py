@@ -198,3 +198,22 @@ def test_patients_without_judged_articles_show_no_metric(tmp_path):
     assert not [m for m in at.metric if m.label.startswith("PAR")]
     assert any("none of the" in i.value and "Unrelated" in i.value for i in at.info)
     assert metric_value(at, "PPR recall@10") >= 0.0  # patients are judged against each other
+
+
+def test_a_replaced_checkpoint_file_is_loaded_anew(tmp_path, fixture_dir):
+    """Same path, new contents (a retrained or re-uploaded model): the app serves the new one."""
+    import shutil
+
+    from test_engine_identity import _retrained
+    path = tmp_path / "model.ckpt"
+    shutil.copyfile(fixture_dir / "model.ckpt", path)
+    choice = (str(path), str(fixture_dir / "tokenizer"))
+    at = open_page(model_choice=choice)
+    first = at.session_state["model_choice"]
+    from views._shared import cached_embedder
+    before = cached_embedder(*first).loaded.fingerprint
+    _retrained(fixture_dir / "model.ckpt", path, seed=3)
+    at.run()
+    assert not at.exception
+    after = cached_embedder(*first).loaded.fingerprint
+    assert after != before
