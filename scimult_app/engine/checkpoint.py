@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ HEAD_SIZE_CONVENTION = 64
 # the files of a Hugging Face folder that decide its vectors (besides the tokenizer's)
 HF_MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin",
                   "1_Pooling/config.json", "sentence_bert_config.json")
+BERT_DROPOUT = 0.1  # BertConfig's hidden_dropout_prob and attention_probs_dropout_prob
 _LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 _EXPERT = re.compile(r"(?:moe_query|interm_layers)\.(\d+)\.")
 
@@ -127,6 +128,8 @@ def read_huggingface_folder(folder: Path) -> CheckpointContents:
         "pretrained_model_cfg": config.get("_name_or_path") or folder.name,
         "use_moe": False, "num_expert": 1, "shared_encoder": True, "projection_dim": 0,
         "mean_pool": False, "use_infer_expert": False,
+        **{key: config[key] for key in ("hidden_dropout_prob", "attention_probs_dropout_prob")
+           if key in config},
     }
     notes = ["Hugging Face BERT folder: one shared encoder, every expert name selects it."]
     pooling = folder / "1_Pooling" / "config.json"
@@ -230,6 +233,24 @@ def _load_tower(tower: torch.nn.Module, tensors: dict[str, torch.Tensor], where:
     tower.load_state_dict(state, strict=True, assign=True)
 
 
+def dropout_probabilities(params: dict[str, Any], where: str) -> tuple[float, float]:
+    """(hidden, attention) dropout for training, as SciMult's training code sets them.
+
+    `hidden_dropout_prob` / `attention_probs_dropout_prob` (a Hugging Face config) win; else a
+    non-zero `dropout` in encoder_params sets both (SciMult overrides the backbone's config
+    only when it is non-zero); else the backbone's BERT default, 0.1. Inference never drops.
+    """
+    shared = params.get("dropout") or BERT_DROPOUT
+    values = []
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        value = params.get(key, shared)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise CheckpointError(f"{where}: {key} (or dropout) is {value!r}; a dropout "
+                                  "probability must be a number in [0, 1). Fix the configuration.")
+        values.append(float(value))
+    return values[0], values[1]
+
+
 def build_model(contents: CheckpointContents, num_heads: int | None,
                 architecture: dict[str, Any] | None = None) -> tuple[BiEncoder, bool]:
     """Instantiate and load the bi-encoder; returns it and whether the towers are shared.
@@ -258,8 +279,11 @@ def build_model(contents: CheckpointContents, num_heads: int | None,
     if params.get("shared_encoder"):
         # the reference loads both prefixes into one module: the ctx_model tensors land last
         query = candidate
-    query_config = infer_config(query, num_heads, where, architecture)
-    candidate_config = None if shared else infer_config(candidate, num_heads, where, architecture)
+    hidden_dropout, attention_dropout = dropout_probabilities(params, where)
+    dropouts = {"hidden_dropout": hidden_dropout, "attention_dropout": attention_dropout}
+    query_config = replace(infer_config(query, num_heads, where, architecture), **dropouts)
+    candidate_config = None if shared else replace(
+        infer_config(candidate, num_heads, where, architecture), **dropouts)
     with torch.device("meta"):
         model = BiEncoder(query_config, candidate_config)
     _load_tower(model.question_model, query, where,

@@ -27,6 +27,32 @@ class EncoderConfig:
     num_experts: int = 1
     attention_expert_layers: tuple[int, ...] = field(default_factory=tuple)
     feedforward_expert_layers: tuple[int, ...] = field(default_factory=tuple)
+    hidden_dropout: float = 0.0  # BERT's hidden_dropout_prob; active in train mode only
+    attention_dropout: float = 0.0  # BERT's attention_probs_dropout_prob; train mode only
+
+
+class Dropout(nn.Module):
+    """Inverted dropout drawing its masks from `generator` (set by the trainer, one per task),
+    so training never touches torch's global random state. Identity in eval mode."""
+
+    def __init__(self, probability: float):
+        super().__init__()
+        self.probability = probability
+        self.generator: torch.Generator | None = None
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.probability <= 0:
+            return values
+        keep = 1.0 - self.probability
+        mask = torch.empty_like(values).bernoulli_(keep, generator=self.generator)
+        return values * mask / keep
+
+
+def set_dropout_generator(module: nn.Module, generator: torch.Generator | None) -> None:
+    """Make every dropout of `module` draw from `generator` (None: torch's global RNG)."""
+    for child in module.modules():
+        if isinstance(child, Dropout):
+            child.generator = generator
 
 
 def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -49,6 +75,7 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(config.max_positions, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         # input_ids (B, T) -> hidden (B, T, H)
@@ -56,7 +83,7 @@ class Embeddings(nn.Module):
         # token_type_ids are all zero in SciMult, so row 0 is added to every token
         hidden = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
                   + self.token_type_embeddings.weight[0])
-        return self.LayerNorm(hidden)
+        return self.dropout(self.LayerNorm(hidden))
 
 
 class SelfAttention(nn.Module):
@@ -65,6 +92,7 @@ class SelfAttention(nn.Module):
     def __init__(self, config: EncoderConfig, experts: int):
         super().__init__()
         self.num_heads = config.num_heads
+        self.dropout = Dropout(config.attention_dropout)
         size = config.hidden_size
         if experts > 1:
             self.moe_query = _linears(experts, size, size)
@@ -90,9 +118,20 @@ class SelfAttention(nn.Module):
         # query (B, heads, R, H / heads); key, value (B, heads, T, H / heads)
         heads = [proj(source).view(batch, source.shape[1], self.num_heads, -1).transpose(1, 2)
                  for proj, source in ((query, rows), (key, hidden), (value, hidden))]
-        # softmax(q k^T / sqrt(H / heads) + mask) v; mask (B, 1, 1, T) hides padding keys
-        context = F.scaled_dot_product_attention(*heads, attn_mask=mask)  # (B, heads, R, H / heads)
+        if self.training and self.dropout.probability > 0:
+            context = self._with_dropout(*heads, mask)
+        else:
+            # softmax(q k^T / sqrt(H / heads) + mask) v; mask (B, 1, 1, T) hides padding keys
+            context = F.scaled_dot_product_attention(*heads, attn_mask=mask)  # (B, heads, R, H / heads)
         return context.transpose(1, 2).reshape(batch, rows.shape[1], size)  # (B, R, H)
+
+    def _with_dropout(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                      mask: torch.Tensor) -> torch.Tensor:
+        """Attention spelled out, so BERT's dropout on the attention probabilities can draw
+        from the task's generator (training only; inference uses the fused kernel)."""
+        logits = query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5  # (B, heads, T, T)
+        logits = logits.masked_fill(~mask, float("-inf"))
+        return self.dropout(logits.softmax(dim=-1)) @ value  # (B, heads, T, H / heads)
 
 
 class AttentionOutput(nn.Module):
@@ -106,10 +145,11 @@ class AttentionOutput(nn.Module):
         else:
             self.dense = nn.Linear(size, size)
         self.LayerNorm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout)
 
     def forward(self, context: torch.Tensor, residual: torch.Tensor, expert: int) -> torch.Tensor:
         dense = self.moe_dense[expert] if hasattr(self, "moe_dense") else self.dense
-        return self.LayerNorm(dense(context) + residual)  # post-LayerNorm: (B, T, H)
+        return self.LayerNorm(self.dropout(dense(context)) + residual)  # post-LayerNorm: (B, T, H)
 
 
 class Attention(nn.Module):
@@ -139,9 +179,11 @@ class Output(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout)
 
     def forward(self, intermediate: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dense(intermediate) + residual)  # (B, T, intermediate) -> (B, T, H)
+        # (B, T, intermediate) -> (B, T, H)
+        return self.LayerNorm(self.dropout(self.dense(intermediate)) + residual)
 
 
 class FeedForwardExperts(nn.Module):

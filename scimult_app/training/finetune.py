@@ -47,8 +47,10 @@ def training_pairs(papers: list[Document], labels: list | None = None,
 
 def fine_tune(base: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConfig,
               num_experts: int = 3, moe_type: str = "mod2:attn",
-              progress=None) -> tuple[LoadedModel, TrainResult]:
-    """Train a copy of `base` (made MoE first if dense and num_experts > 1)."""
+              progress=None, **options) -> tuple[LoadedModel, TrainResult]:
+    """Train a copy of `base` (made MoE first if dense and num_experts > 1).
+
+    `options` go to `trainer.train`: device, should_stop, state_file, save_every."""
     if num_experts > 1 and not base.is_moe:
         model = as_moe(base, num_experts, moe_type)
     else:
@@ -56,6 +58,6 @@ def fine_tune(base: LoadedModel, pairs: dict[str, list[Pair]], config: TrainConf
             CheckpointContents(base.source, "scimult", base.encoder_params,
                                released_model_dict(base)), base.config.num_heads,
             architecture_of(base))[0])
-    result = train(model, pairs, config, progress)
+    result = train(model, pairs, config, progress, **options)
     model.fingerprint = fingerprint(model.model, model.tokenizer, model.mean_pool, model.max_length)
     return model, result
