@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -164,20 +165,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--train-shared", action="store_true",
                        help="also update the shared (non-expert) weights")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="where to train (auto: CUDA when present)")
     train.add_argument("--output", required=True, metavar="OUT.ckpt")
     return parser
 
 
-def _build_builtin(name: str) -> None:
-    """Build a built-in model on first use, saying so (the demo model trains for minutes)."""
-    if name in builtin.NAMES and not builtin.is_built(name):
-        say(f"building the built-in model '{name}' once (the demo model trains for a few "
-            "minutes on two cores; --checkpoint minilm needs no training)")
+class StepReporter:
+    """Training progress on stderr: the first step, then at most every `interval` seconds, and
+    the last step, so a long build is never silent for more than a few seconds."""
 
-        def report(step: int, total: int, task: str, loss: float) -> None:
-            if step % 20 == 0 or step == total:
-                say(f"  step {step}/{total} {task} loss {loss:.3f}")
-        builtin.ensure(name, report)
+    def __init__(self, prefix: str = "", interval: float = 2.0, clock=time.monotonic) -> None:
+        self.prefix, self.interval, self.clock = prefix, interval, clock
+        self.last: float | None = None
+        self.started = clock()
+
+    def __call__(self, step: int, total: int, task: str, loss: float) -> None:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval and step < total:
+            return
+        self.last = now
+        elapsed = now - self.started
+        left = f", about {elapsed / step * (total - step):.0f} s left" if step < total else ""
+        say(f"{self.prefix}step {step}/{total} {task} loss {loss:.3f} ({elapsed:.0f} s{left})")
+
+
+def _build_builtin(name: str) -> None:
+    """Build a built-in model on first use, saying what it costs and how it goes."""
+    if name in builtin.NAMES and not builtin.is_built(name):
+        if name == "demo":
+            say(builtin.demo_build_note())
+            if not builtin.is_built("minilm"):
+                say("  preparing minilm first (a few seconds)")
+        else:
+            say(f"preparing the built-in model '{name}' once (a few seconds)")
+        builtin.ensure(name, StepReporter("  "))
 
 
 def _load(args: argparse.Namespace):
@@ -433,6 +455,11 @@ def run_train(args: argparse.Namespace) -> None:
     if min(args.steps, args.batch_size, args.experts) < 1 or args.hard_negatives < 0:
         raise UsageError("--steps, --batch-size and --experts must be at least 1, "
                          "--hard-negatives at least 0")
+    from scimult_app.engine.embedder import pick_device
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     papers = read_documents(args.corpus)
     labels = [label for path in args.labels
               for label in read_label_set(path, _read_bytes(path))]
@@ -447,10 +474,9 @@ def run_train(args: argparse.Namespace) -> None:
                          learning_rate=args.learning_rate, max_length=args.max_length,
                          seed=args.seed, train_shared=args.train_shared)
 
-    def report(step: int, total: int, task: str, loss: float) -> None:
-        if step == 1 or step % 10 == 0 or step == total:
-            say(f"step {step}/{total} {task} loss {loss:.3f}")
-    model, result = fine_tune(base, pairs, config, args.experts, args.layout, report)
+    say(f"training on {device}")
+    model, result = fine_tune(base, pairs, config, args.experts, args.layout, StepReporter(),
+                              device=str(device))
     say(result.truncation_note())
     save_model(model, output)
     say(f"wrote {output}: {model.num_experts} expert(s), {args.steps} steps in "

@@ -194,10 +194,16 @@ def test_demo_builtin_builds_a_three_expert_model(tmp_path, monkeypatch):
     monkeypatch.setattr(builtin, "demo_config", lambda seed=0: quick)
     seen = []
     checkpoint, tokenizer = builtin.ensure("demo", lambda step, total, task, loss: seen.append(task))
-    assert seen == ["classification", "link", "search"] * 2
+    assert seen == ["classification", "link"] * 3  # the search expert is not trained
     demo_model = open_model("demo")
     assert demo_model.is_moe and demo_model.config.attention_expert_layers == (1, 3, 5)
     assert demo_model.encoder_params["demo_training"]["steps"] == 6
+    assert not (builtin.folder("demo") / builtin.STATE_FILE).exists()  # removed once built
+    minilm_model = open_model("minilm")
+    search_layer = demo_model.model.tower("query").encoder.layer[1].attention.self
+    dense_layer = minilm_model.model.tower("query").encoder.layer[1].attention.self
+    assert torch.equal(search_layer.moe_query[0].weight, dense_layer.query.weight)  # MiniLM's own
+    assert not torch.equal(search_layer.moe_query[1].weight, dense_layer.query.weight)  # trained
     held, train_part = builtin.demo_pairs(held_out=True), builtin.demo_pairs()
     for task in ("search", "link", "classification"):
         held_ids = {p.query_id for p in held[task]}

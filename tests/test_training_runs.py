@@ -44,7 +44,8 @@ def test_dropout_probabilities_come_from_the_configuration():
     assert dropout_probabilities({"dropout": 0}, "x") == (0.1, 0.1)  # 0: SciMult keeps the backbone's
     assert dropout_probabilities({"hidden_dropout_prob": 0.3, "attention_probs_dropout_prob": 0.0,
                                   "dropout": 0.2}, "x") == (0.3, 0.0)
-    with pytest.raises(CheckpointError, match=r"model.ckpt: hidden_dropout_prob \(or dropout\) is 1.5.*\[0, 1\)"):
+    message = r"model.ckpt: hidden_dropout_prob \(or dropout\) is 1.5.*\[0, 1\)"
+    with pytest.raises(CheckpointError, match=message):
         dropout_probabilities({"dropout": 1.5}, "model.ckpt")
 
 
