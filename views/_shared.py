@@ -18,7 +18,7 @@ from scimult_app.analysis.occlusion import (
     explain_query,
     split_words,
 )
-from scimult_app.corpus.documents import Document
+from scimult_app.corpus.documents import Document, display_label, display_title
 from scimult_app.corpus.store import DEMO_CORPUS, CorpusStore
 from scimult_app.engine.embedder import Embedder
 from scimult_app.engine.experts import EXPERTS, get_expert
@@ -388,8 +388,8 @@ def single_expert_note(embedder: Embedder) -> None:
 
 
 def paper_label(doc: Document) -> str:
-    year = f" ({doc.year})" if doc.year else ""
-    return f"{doc.title or doc.model_input()[:80]}{year}"
+    """`title (year) · id`; papers without a title go by their first words."""
+    return display_label(doc)
 
 
 def result_card(rank: int, doc: Document, score: float, highlight: bool | None = None,
@@ -399,7 +399,7 @@ def result_card(rank: int, doc: Document, score: float, highlight: bool | None =
     `explain`, a "Why this match" toggle that computes and shows the occlusion highlights."""
     mark = f" {GOLD_MARK}" if highlight else ""
     with st.container(border=True):
-        st.markdown(f"**{rank}. {doc.title or doc.id}**{mark}")
+        st.markdown(f"**{rank}. {display_title(doc)}**{mark}")
         meta = [str(doc.year) if doc.year else "", ", ".join(doc.labels), f"score {score:.3f}",
                 f"id `{doc.id}`"]
         st.caption(" · ".join(part for part in meta if part))

@@ -4,8 +4,9 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from scimult_app.analysis.labels import distribution, evaluate, predict
+from scimult_app.analysis.labels import distribution, evaluate, label_names, predict
 from scimult_app.corpus import demo
+from scimult_app.corpus.documents import display_title
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.errors import ScimultError
 from views._shared import corpus_vectors, embed_texts, require_model_and_corpus, single_expert_note
@@ -56,19 +57,22 @@ else:
 
 st.subheader("Label distribution (top-1)")
 counts = distribution([row[0] for row in predicted])
-names = {label.label: label.name for label in labels}
+names = label_names(labels)  # the id beside a name that two labels share
 counts["name"] = counts["label"].map(names)
-st.bar_chart(counts.set_index("name")["count"], horizontal=True)
+st.bar_chart(counts, x="name", y="count", horizontal=True, sort="-count")
 
 st.subheader("Per paper")
 table = pd.DataFrame({
     "id": [doc.id for doc in docs],
-    "title": [doc.title for doc in docs],
+    "title": [display_title(doc) for doc in docs],
     "predicted": ["; ".join(f"{names[l]} ({s:.2f})" for l, s in zip(row, score_row))
                   for row, score_row in zip(predicted, values)],
-    "gold": ["; ".join(l for l in doc.labels if l in known) for doc in docs],
-    "hit": [bool(set(row) & set(doc.labels)) for row, doc in zip(predicted, docs)],
 })
+if result["papers_evaluated"]:  # gold and hit only where the corpus has gold labels of this set
+    gold_ids = [[l for l in doc.labels if l in known] for doc in docs]
+    table["gold"] = ["; ".join(names[l] for l in row) for row in gold_ids]
+    table["hit"] = [bool(set(row) & set(wanted)) if wanted else None
+                    for row, wanted in zip(predicted, gold_ids)]
 st.dataframe(table, width="stretch", hide_index=True)
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "label_predictions.csv",
                    "text/csv")

@@ -3,6 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from scimult_app.analysis.neighbours import graph_layout, neighbour_graph, neighbours
+from scimult_app.corpus.documents import display_title
 from views._shared import (
     corpus_vectors,
     expert_picker,
@@ -51,8 +52,9 @@ indices, values = neighbours(chosen, query_vectors, candidate_vectors, k, score_
 
 paper = docs[chosen]
 with st.container(border=True):
-    st.markdown(f"**{paper.title or paper.id}**")
-    st.caption(" · ".join(str(part) for part in (paper.year, ", ".join(paper.labels)) if part))
+    st.markdown(f"**{display_title(paper)}**")
+    st.caption(" · ".join(str(part) for part in (paper.year, ", ".join(paper.labels),
+                                                 f"id `{paper.id}`") if part))
     st.write(paper.abstract or paper.text)
 
 graph_tab, list_tab = st.tabs(["Graph", "List"])
@@ -72,7 +74,8 @@ with graph_tab:
                                     line={"width": 1, "color": "#bbbbbb"}, showlegend=False))
     figure.add_trace(go.Scatter(
         x=[positions[n][0] for n in nodes], y=[positions[n][1] for n in nodes],
-        mode="markers+text", text=[docs[n].id for n in nodes], textposition="top center",
+        mode="markers+text", text=[display_title(docs[n], 4) for n in nodes],
+        textposition="top center",
         hovertext=[paper_label(docs[n]) for n in nodes], hoverinfo="text", showlegend=False,
         marker={"size": [22 if n == chosen else 12 for n in nodes],
                 "color": ["#d62728" if n == chosen else "#1f77b4" for n in nodes]}))

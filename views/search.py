@@ -4,7 +4,7 @@ import streamlit as st
 
 from scimult_app.analysis.filters import filter_mask, label_options, year_bounds
 from scimult_app.analysis.ranking import top_k_chunked
-from scimult_app.corpus.documents import Document
+from scimult_app.corpus.documents import Document, display_title
 from views._lexical import lexical_toggle, side_by_side
 from views._shared import (
     corpus_vectors,
@@ -57,7 +57,7 @@ hits = [(kept[column], float(value)) for column, value in zip(indices[0], values
 
 st.subheader(f"Top {len(hits)} of {len(kept)} papers · {expert} expert · "
              f"{embedder.loaded.score_function} score")
-table = pd.DataFrame([{"rank": rank, "id": docs[i].id, "title": docs[i].title,
+table = pd.DataFrame([{"rank": rank, "id": docs[i].id, "title": display_title(docs[i]),
                        "year": docs[i].year, "labels": "; ".join(docs[i].labels), "score": score}
                       for rank, (i, score) in enumerate(hits, 1)])
 st.download_button("Download CSV", table.to_csv(index=False).encode(), "search_results.csv",

@@ -37,6 +37,15 @@ def evaluate(predicted: list[list[str]], gold: list[list[str]], k: int,
             "papers_evaluated": count}
 
 
+def label_names(labels: Iterable) -> dict[str, str]:
+    """label id -> the name to show: the name, with the id beside it where two labels share a
+    name (arXiv has two "Machine Learning": cs.LG and stat.ML)."""
+    labels = list(labels)
+    counts = Counter(label.name for label in labels)
+    return {label.label: label.name if counts[label.name] == 1 or label.name == label.label
+            else f"{label.name} ({label.label})" for label in labels}
+
+
 def distribution(predicted_top1: Iterable[str]) -> pd.DataFrame:
     """How often each label is a paper's top-1 label: columns label, count; most first."""
     counts = Counter(predicted_top1)

@@ -34,6 +34,24 @@ class Document:
         return self.title or self.abstract
 
 
+def display_title(doc: Document, words: int = 10) -> str:
+    """What to call a paper on screen: its title, else the first `words` words of its abstract
+    or text with an ellipsis (many corpora, SciFact among them, have no titles), else its id."""
+    if doc.title.strip():
+        return " ".join(doc.title.split())
+    body = (doc.abstract or doc.text).split()
+    if not body:
+        return doc.id
+    return " ".join(body[:words]) + ("…" if len(body) > words else "")
+
+
+def display_label(doc: Document, words: int = 10) -> str:
+    """`display_title (year) · id`: readable, and the id beside it to tell papers apart."""
+    year = f" ({doc.year})" if doc.year else ""
+    title = display_title(doc, words)
+    return f"{title}{year}" if title == doc.id else f"{title}{year} · {doc.id}"
+
+
 def label_input(name: str, definition: str = "", sep: str = SEP) -> str:
     """A label on the candidate side: `name [SEP] definition`."""
     return f"{name} {sep} {definition}" if definition else name
