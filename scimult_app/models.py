@@ -14,12 +14,20 @@ from scimult_app.engine.loading import (
     weights_fingerprint,
 )
 from scimult_app.errors import ScimultError
+from scimult_app.paths import ALLOW_PATHS, is_app_file, paths_allowed
 
 
 def open_model(source: str | Path | None = None, tokenizer: str | Path | None = None,
                progress=None) -> LoadedModel:
-    """Load a built-in by name (building it on first use), a checkpoint file or a folder."""
+    """Load a built-in by name (building it on first use), a checkpoint file or a folder.
+
+    With SCIMULT_APP_ALLOW_PATHS=0 only built-ins and files in the app's own folders (uploads,
+    trained models) are opened; any other path is refused."""
     source = str(source) if source else builtin.DEFAULT
+    if source not in builtin.NAMES:
+        check_path_allowed(source, "checkpoint")
+    if tokenizer:
+        check_path_allowed(tokenizer, "tokenizer's vocab.txt")
     if source in builtin.NAMES:
         path, builtin_tokenizer = builtin.ensure(source, progress)
         return load_model(path, tokenizer or builtin_tokenizer, name=source)
@@ -36,6 +44,10 @@ def model_key(source: str | Path | None = None, tokenizer: str | Path | None = N
     models on this, not on the path: a new upload or a retrained model under the same name
     gets a new key, the same file asked for again gets the same one."""
     source = str(source) if source else builtin.DEFAULT
+    if source not in builtin.NAMES:
+        check_path_allowed(source, "checkpoint")  # not even hashed when paths are off
+    if tokenizer:
+        check_path_allowed(tokenizer, "tokenizer's vocab.txt")
     if source in builtin.NAMES:
         if not builtin.is_built(source):
             return ("builtin", source, "not built yet")
@@ -52,6 +64,14 @@ def model_key(source: str | Path | None = None, tokenizer: str | Path | None = N
     else:
         tokenizer_part = "found by the backbone name"
     return (str(path.absolute()), weights_fingerprint(path), tokenizer_part)
+
+
+def check_path_allowed(path: str | Path, what: str) -> None:
+    """Refuse a server path when paths are switched off, unless the app wrote the file."""
+    if not paths_allowed() and not is_app_file(path):
+        raise ScimultError(f"{path}: server paths are switched off on this server "
+                           f"({ALLOW_PATHS}=0). Upload the {what} instead, or choose a built-in "
+                           "model.")
 
 
 def default_model() -> str:

@@ -26,6 +26,7 @@ from scimult_app.engine.loading import LoadedModel
 from scimult_app.errors import ScimultError
 from scimult_app.models import default_model, model_key, open_model
 from scimult_app.services import embedding_job
+from scimult_app.paths import paths_allowed
 from scimult_app.services.demo_build import demo_build_job
 from scimult_app.services.embedding_job import CorpusVectors, corpus_vectors_status, job_line
 from scimult_app.services.jobs import Job
@@ -186,7 +187,9 @@ def model_sidebar() -> None:
     st.sidebar.subheader("Model")
     demo_status()
     source, tokenizer = current_choice()
-    kinds = ["Built-in", "Checkpoint path", "Upload checkpoint"]
+    allow_paths = paths_allowed()  # SCIMULT_APP_ALLOW_PATHS=0: uploads and built-ins only
+    kinds = ["Built-in", "Checkpoint path", "Upload checkpoint"] if allow_paths else \
+        ["Built-in", "Upload checkpoint"]
     if KIND_WIDGET not in st.session_state or st.session_state.get(_SHOWN_KEY) != (source, tokenizer):
         # the choice changed elsewhere (or this is the first run): show where it came from
         st.session_state[KIND_WIDGET] = kinds[0] if source in builtin.NAMES else (
@@ -215,23 +218,46 @@ def model_sidebar() -> None:
             else:
                 path = ""
                 uploaded = st.file_uploader("Checkpoint file", type=["ckpt", "pt", "bin", "pth"])
-            tokenizer_input = st.text_input(
-                "Tokenizer folder (vocab.txt)", value=tokenizer or "",
-                placeholder="/models/BiomedNLP-BiomedBERT-base-uncased-abstract",
-                help="The backbone's folder with vocab.txt and config.json. The released SciMult "
-                     "checkpoints use BiomedBERT's uncased vocabulary.")
+                st.caption(upload_limit_note(allow_paths))
+            vocab_upload = None
+            if allow_paths:
+                tokenizer_input = st.text_input(
+                    "Tokenizer folder (vocab.txt)", value=tokenizer or "",
+                    placeholder="/models/BiomedNLP-BiomedBERT-base-uncased-abstract",
+                    help="The backbone's folder with vocab.txt and config.json. The released "
+                         "SciMult checkpoints use BiomedBERT's uncased vocabulary.")
+            else:
+                tokenizer_input = ""
+                vocab_upload = st.file_uploader(
+                    "Tokenizer vocab.txt (optional)", type=["txt"],
+                    help="The backbone's vocab.txt (BiomedBERT's for the released SciMult "
+                         "checkpoints); without it the tokenizer is looked up in the server's "
+                         "Hugging Face cache.")
             if st.form_submit_button("Load model"):
                 if uploaded is not None:
                     path = str(save_upload(uploaded, uploaded.name))
+                if vocab_upload is not None:
+                    tokenizer_input = str(save_upload(vocab_upload, "vocab.txt"))
                 if path.strip():
                     choice = (path.strip(), tokenizer_input.strip() or None)
                     _set_choice(choice)
                     st.session_state[_SHOWN_KEY] = choice
                 else:
-                    st.sidebar.warning("Give a checkpoint path or upload a file first.")
+                    st.sidebar.warning("Give a checkpoint path or upload a file first."
+                                       if allow_paths else "Upload a checkpoint file first.")
     embedder = current_embedder()
     if embedder is not None:
         show_model_summary(embedder.loaded)
+
+
+def upload_limit_note(allow_paths: bool) -> str:
+    """The upload limit, and the better way for very large checkpoints."""
+    limit = st.get_option("server.maxUploadSize")
+    better = ("very large checkpoints are best given by path (Checkpoint path)" if allow_paths
+              else "for very large checkpoints, run the app on your own machine and give the "
+                   "path")
+    return (f"Up to {limit} MB. An upload is held in the server's memory until it is saved to "
+            f"disk, so {better}.")
 
 
 def show_model_summary(loaded: LoadedModel) -> None:

@@ -54,6 +54,7 @@ else:
     upload = st.file_uploader("CSV or JSONL with a 'text' column", type=["csv", "jsonl", "txt"])
     if upload is not None:
         try:
+            ingest.check_size(upload.name, upload.size)  # before reading it into memory
             table = ingest.parse_upload(upload.name, upload.getvalue())
             docs = ingest.to_documents(table, ingest.guess_mapping(table), id_prefix="patient")
             patients = [{"id": d.id, "text": d.model_input()} for d in docs]

@@ -407,6 +407,14 @@ def parse_pasted(text: str) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- uploads
 
+def check_size(filename: str, size: int, max_bytes: int | None = None) -> None:
+    """Refuse a file over the corpus-file limit, by its size alone (before reading it)."""
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    if size > max_bytes:
+        raise InputError(f"{filename} is {size / 1e6:.1f} MB; the limit is "
+                         f"{max_bytes / 1e6:g} MB. Split it into smaller files.")
+
+
 def parse_upload(filename: str, data: bytes, max_bytes: int | None = MAX_BYTES
                  ) -> pd.DataFrame:
     """The raw table of one uploaded file: one row per document, columns as found."""
@@ -415,9 +423,8 @@ def parse_upload(filename: str, data: bytes, max_bytes: int | None = MAX_BYTES
         kind = f".{extension} files" if extension else "Files without an extension"
         raise InputError(f"{filename}: {kind} cannot be read. Use one of: "
                          f"{', '.join('.' + s for s in SUPPORTED)}.")
-    if max_bytes is not None and len(data) > max_bytes:
-        raise InputError(f"{filename} is {len(data) / 1e6:.1f} MB; the limit is "
-                         f"{max_bytes / 1e6:g} MB. Split it into smaller files.")
+    if max_bytes is not None:
+        check_size(filename, len(data), max_bytes)
     if not data.strip():
         raise InputError(f"{filename} is empty. Choose a file with papers in it.")
     if extension == "pdf":

@@ -1,4 +1,8 @@
-"""Uploaded files saved to disk by their content, streamed in chunks, never over each other.
+"""Uploaded files saved to disk by their content, copied in chunks, never over each other.
+
+Streamlit holds a whole upload in the server's memory; saving copies it to disk 16 MB at a
+time (no second full copy in memory), and the app then reads the file from disk. The memory
+an upload takes is bounded by `server.maxUploadSize` in `.streamlit/config.toml`.
 
 Each upload is written to its own temporary file while its hash is computed, then renamed to
 `uploads/<hash>/<file name>`: the same bytes land in the same place, different bytes with the
