@@ -1,10 +1,10 @@
 """Deploying for others: SCIMULT_APP_ALLOW_PATHS=0 hides every path input and the library refuses
 server paths; uploads are size-checked before they are read; the upload limit is stated."""
 import io
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit.testing.v1 import AppTest
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -163,3 +164,32 @@ def test_cancelling_a_training_job_stops_it(tmp_path, fixture_dir):
     assert job.wait(600) and job.error == "cancelled" and not job.succeeded
     assert job.done < long.steps
     assert not list((tmp_path / "trained").glob("*.ckpt"))
+
+
+def test_exit_waits_for_background_jobs_still_setting_up(tmp_path):
+    """A job busy in torch before its training loop starts (the demo build loads MiniLM
+    first) is waited for at exit, so the process ends normally."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(tmp_path.parents[0])!r})
+        import torch
+        from scimult_app.services.jobs import JOBS
+        from scimult_app.training.stopping import SHUTDOWN
+        def work(job):
+            job.report(0, 1, "setting up")
+            values = torch.randn(200, 200)
+            while not SHUTDOWN.is_set():
+                values = (values @ values).tanh()
+            finish = time.monotonic() + 1.0  # the step under way still takes a while
+            while time.monotonic() < finish:
+                values = (values @ values).tanh()
+            print("stopped at the boundary", flush=True)
+        job = JOBS.start("setup", work)
+        while job.message != "setting up":
+            time.sleep(0.01)
+        print("leaving", flush=True)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["leaving", "stopped", "at", "the", "boundary"]

@@ -4,13 +4,20 @@ A job runs a function in a daemon thread and keeps what a page needs to show it:
 rate, time left, the result or the error. The function receives the job and calls
 `job.report(done, total, message)`; it should stop early when `job.cancelled` is set.
 Jobs are kept by key in one registry per process, so every session sees the same job.
+
+When the process exits (Ctrl-C on the server), an exit hook tells training to stop at its next
+step boundary (saving its state) and waits for the running jobs: a daemon thread left inside a
+torch call while Python finalises would abort the process (exit status 134).
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from scimult_app.training.stopping import GRACE_SECONDS, SHUTDOWN
 
 
 class Cancelled(Exception):
@@ -121,3 +128,16 @@ class JobRegistry:
 
 
 JOBS = JobRegistry()
+
+
+def wait_for_jobs_at_exit(registry: JobRegistry | None = None,
+                          timeout: float = GRACE_SECONDS) -> bool:
+    """Ask training to stop at a step boundary and wait for the running jobs; True if all ended."""
+    SHUTDOWN.set()
+    deadline = time.monotonic() + timeout
+    for job in (registry or JOBS).running():
+        job.wait(max(0.0, deadline - time.monotonic()))
+    return not (registry or JOBS).running()
+
+
+atexit.register(wait_for_jobs_at_exit)
