@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from scimult_app.analysis.clusters import kmeans_clusters, name_clusters
 from scimult_app.analysis.occlusion import explain_paper
 from scimult_app.corpus import demo
+from scimult_app.corpus.documents import display_label
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.engine.embedder import Embedder
 
@@ -101,7 +102,7 @@ def test_experts_moving_and_why_under_each_expert(papers):
     moving = next(chart_spec(c) for c in charts if chart_spec(c).get("frames"))
     assert len(moving["frames"]) == 13
     assert moving["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
-    titles = {f"{p.title} ({p.year})" if p.year else p.title for p in papers}
+    titles = {display_label(p) for p in papers}  # title (year) · id
     movers = next(d.value for d in at.dataframe if "distance" in d.value.columns)
     assert len(movers) == 10 and set(movers["title"]) <= titles
     assert np.allclose(movers["distance"], 0.0, atol=1e-3)  # one encoder: nothing moves
