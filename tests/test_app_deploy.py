@@ -25,7 +25,7 @@ def app() -> AppTest:
 
 
 def sidebar_only():
-    from pages._shared import model_sidebar
+    from views._shared import model_sidebar
     model_sidebar()
 
 
@@ -105,7 +105,7 @@ def test_corpus_upload_is_size_checked_before_it_is_read(monkeypatch):
         raise AssertionError("the upload was read before its size was checked")
     monkeypatch.setattr(UploadedFile, "getvalue", never)
     at = app()
-    at.switch_page("pages/corpora.py")
+    at.switch_page("views/corpora.py")
     at.run()
     by_label(at.file_uploader, "CSV, TSV, JSONL, JSON, BibTeX, RIS, PDF or plain text").upload(
         "big.csv", b"title,abstract\n" + b"a,b\n" * 100).run()

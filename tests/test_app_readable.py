@@ -35,7 +35,7 @@ def open_page(page: str, corpus: str = CORPUS) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     at.session_state["corpus_name"] = corpus
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -25,8 +25,8 @@ from scimult_app.engine.experts import EXPERTS, get_expert
 from scimult_app.engine.loading import LoadedModel
 from scimult_app.errors import ScimultError
 from scimult_app.models import default_model, model_key, open_model
-from scimult_app.services import embedding_job
 from scimult_app.paths import paths_allowed
+from scimult_app.services import embedding_job
 from scimult_app.services.demo_build import demo_build_job
 from scimult_app.services.embedding_job import CorpusVectors, corpus_vectors_status, job_line
 from scimult_app.services.jobs import Job

@@ -36,7 +36,7 @@ def read_input(how: str) -> tuple[pd.DataFrame | None, str]:
         tables = []
         for file in files or []:
             try:
-ingest.check_size(file.name, file.size)  # before reading it into memory
+                ingest.check_size(file.name, file.size)  # before reading it into memory
                 tables.append(ingest.parse_upload(file.name, file.getvalue()))
             except ScimultError as error:
                 st.error(str(error))
