@@ -29,6 +29,13 @@ def sidebar_only():
     model_sidebar()
 
 
+def upload_kind(at: AppTest) -> None:
+    """Open the sidebar on "Upload checkpoint" (as if picked, the model unchanged)."""
+    from scimult_app.models import default_model
+    at.session_state["model_kind"] = "Upload checkpoint"
+    at.session_state["_model_choice_shown"] = (default_model(), None)
+
+
 def by_label(widgets, label):
     matches = [widget for widget in widgets if widget.label == label]
     assert matches, f"no widget labelled {label!r}; have {[w.label for w in widgets]}"
@@ -56,7 +63,7 @@ def test_switched_off_app_has_no_path_inputs_and_loads_uploads(monkeypatch, fixt
     at = app()
     assert by_label(at.sidebar.radio, "Model source").options == ["Built-in", "Upload checkpoint"]
     at = AppTest.from_function(sidebar_only, default_timeout=TIMEOUT)
-    at.session_state["model_kind"] = "Upload checkpoint"
+    upload_kind(at)
     at.run()  # the sidebar alone: AppTest reruns only the page, not app.py's sidebar
     assert not at.exception, [e.value for e in at.exception]
     assert not [t for t in at.text_input if "Checkpoint" in t.label or "Tokenizer" in t.label]
@@ -91,7 +98,7 @@ def test_paths_are_offered_by_default():
     assert by_label(at.sidebar.radio, "Model source").options == [
         "Built-in", "Checkpoint path", "Upload checkpoint"]
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.session_state["model_kind"] = "Upload checkpoint"
+    upload_kind(at)
     at.run()
     assert any("best given by path" in c.value for c in at.sidebar.caption)
     assert by_label(at.text_input, "Tokenizer folder (vocab.txt)")
