@@ -217,3 +217,25 @@ def test_a_replaced_checkpoint_file_is_loaded_anew(tmp_path, fixture_dir):
     assert not at.exception
     after = cached_embedder(*first).loaded.fingerprint
     assert after != before
+
+
+def test_corpora_says_how_many_rows_have_no_text():
+    at = open_page("corpora")
+    by_label(at.file_uploader, "CSV, TSV, JSONL, JSON, BibTeX, RIS, PDF or plain text").upload(
+        "three.csv", b"id,title,abstract\na,Reef growth,Warm water slows it.\nb,,\n"
+                     b"c,Graph kernels,Linear time.\n").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("1 of 3 rows have no text" in w.value for w in at.warning)
+
+
+def test_labels_page_warns_that_demo_was_trained_on_its_labels(monkeypatch):
+    """Scores of a model on the labels it was trained on carry a caveat (checked via the name)."""
+    from views import _shared
+    real = _shared.cached_embedder
+
+    def renamed(source, tokenizer):  # minilm standing in for the trained demo model
+        from dataclasses import replace
+        return Embedder(replace(real(source, tokenizer).loaded, name="demo"))
+    monkeypatch.setattr(_shared, "cached_embedder", renamed)
+    at = open_page("labels")
+    assert any("trained on these labels" in w.value for w in at.warning)

@@ -156,7 +156,16 @@ with add_tab:
                 role.capitalize(), columns, key=f"map_{role}",
                 index=columns.index(default) if default in columns else 0)
         mapping = {role: (None if value == "(none)" else value) for role, value in mapping.items()}
-        docs = ingest.to_documents(table, mapping)
+        docs, skipped = ingest.to_documents_counted(table, mapping)
+        if skipped:
+            st.warning(f"{skipped} of {len(table)} rows have no text in the mapped title, "
+                       "abstract or text columns and are left out. Map the column that holds "
+                       "the text, or fill those rows in above.")
+        if "pages_read" in table.columns:
+            for row in table.to_dict("records"):
+                if row.get("pages_read"):
+                    st.caption(f"{row.get('file', 'PDF')}: read {row['pages_read']} of "
+                               f"{row['pages_total']} pages; abstract cut {row['abstract_cut']}.")
         if st.checkbox("Drop duplicates (same title and abstract)", value=True):
             docs, dropped = ingest.drop_duplicates(docs)
             if dropped:

@@ -8,6 +8,7 @@ from scimult_app.analysis.labels import distribution, evaluate, label_names, pre
 from scimult_app.corpus import demo
 from scimult_app.corpus.documents import display_title
 from scimult_app.corpus.labels import label_texts, read_label_set
+from scimult_app.corpus.store import DEMO_CORPUS
 from scimult_app.errors import ScimultError
 from views._shared import corpus_vectors, embed_texts, require_model_and_corpus, single_expert_note
 
@@ -51,6 +52,11 @@ if result["papers_evaluated"]:
     left.metric(f"Recall@{k}", f"{result['recall_at_k']:.2f}")
     middle.metric("Accuracy (top-1 in gold)", f"{result['accuracy']:.2f}")
     right.metric("Papers with gold labels in this set", result["papers_evaluated"])
+    if embedder.loaded.name == "demo" and choice in shipped and corpus_name == DEMO_CORPUS:
+        st.warning("The built-in demo model's classification expert was trained on these "
+                   "labels for most of these papers (all but a held-out fifth), so these "
+                   "scores are close to 1 by construction. The README gives its held-out "
+                   "figures; for an honest score use papers or labels it never saw.")
 else:
     st.caption("No paper of this corpus carries gold labels from this label set, so there is "
                "nothing to score against.")

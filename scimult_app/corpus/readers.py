@@ -408,9 +408,10 @@ def parse_pasted(text: str) -> pd.DataFrame:
 # ---------------------------------------------------------------- uploads
 
 def check_size(filename: str, size: int, max_bytes: int | None = None) -> None:
-    """Refuse a file over the corpus-file limit, by its size alone (before reading it)."""
+    """Refuse a file over the corpus-file limit (if one is set), by its size alone, before
+    reading it."""
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise InputError(f"{filename} is {size / 1e6:.1f} MB; the limit is "
                          f"{max_bytes / 1e6:g} MB. Split it into smaller files.")
 
