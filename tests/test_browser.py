@@ -13,6 +13,7 @@ Timeouts are generous and nothing is timed: the machine may be busy.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -235,6 +236,12 @@ def pick(page, box, option: str) -> None:
     wait_until_idle(page)
 
 
+def scroll_to_heading(page, name) -> None:
+    """Scroll the main area so the heading `name` is at the top of the window."""
+    page.get_by_role("heading", name=name).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    time.sleep(1)
+
+
 def shown_value(box) -> str:
     return box.input_value().strip()
 
@@ -294,6 +301,23 @@ def test_every_page_renders_its_content(server, new_session, shots, papers):
             assert page.get_by_role("button", name="Train", exact=True).count() == 1
         if path == "corpora":
             assert page.locator('input[type="file"]').count()
+        if path == "map":  # coloured by cluster: names at the centres, in the legend and a table
+            pick(page, labelled_selectbox(page, "Colour by"), "cluster")
+            wait_for(lambda: page.get_by_role("heading", name="Clusters").count(), "the clusters")
+            assert_no_exception(page, "map coloured by cluster")
+            names = wait_for(lambda: page.evaluate(
+                "() => (document.querySelector('.js-plotly-plot')?._fullData || [])"
+                ".filter(t => t.name === 'cluster names').map(t => t.text.length)[0]"),
+                "the cluster names on the map")
+            assert names >= 2
+            page.locator('[data-testid="stPlotlyChart"]').first.evaluate(
+                "e => e.scrollIntoView({block: 'start'})")
+            time.sleep(1)
+            page.screenshot(path=str(shots / "clusters.png"))
+        if path == "experts":  # the animated transition between two experts' maps
+            scroll_to_heading(page, "Experts, moving")
+            assert page.locator(".updatemenu-button").filter(has_text="Play").count()
+            page.screenshot(path=str(shots / "experts_moving.png"))
 
 
 def expected_search_order(papers, query: str) -> list[str]:
@@ -322,6 +346,15 @@ def test_search_returns_the_expected_paper_first(server, new_session, shots, pap
     ranked = [text for text in cards if re.match(r"^\d+\. ", text)]
     assert ranked[:3] == [f"{i}. {t}" for i, t in enumerate(expected, 1)], ranked[:5]
     page.screenshot(path=str(shots / "search_results.png"))
+    # the first card explains itself: its sentences and the query's words, highlighted
+    page.get_by_text("Why this match", exact=True).first.click()
+    wait_for(lambda: page.get_by_text(re.compile("Green supports the match")).count(),
+             "the first card's explanation")
+    wait_until_idle(page)
+    assert_no_exception(page, "why this match")
+    assert page.locator('[data-testid="stMarkdownContainer"] span[title]').count() >= 2
+    scroll_to_heading(page, re.compile(r"^Top 10 of"))
+    page.screenshot(path=str(shots / "why_this_match.png"))
 
 
 @contextlib.contextmanager
@@ -604,3 +637,49 @@ def test_five_sessions_at_once(server, new_session, papers, tmp_path):
     assert sizes and all(used <= bound == MEMO_MB << 20 for used, bound in sizes), sizes[-5:]
     plain = re.sub(r"\x1b\[[0-9;]*m", "", log)
     assert "Traceback" not in plain, plain[plain.find("Traceback"):][:6000]
+
+
+def grid_rows(page, index: int = 0) -> list[list[str]]:
+    """The cells of the `index`-th st.dataframe, read from the grid's accessible table (the
+    canvas draws them; glide-data-grid mirrors the visible ones as td elements)."""
+    return page.evaluate(
+        """(index) => {
+          const grid = document.querySelectorAll('[data-testid="stDataFrame"]')[index];
+          if (!grid) return [];
+          return Array.from(grid.querySelectorAll('tr')).map(
+            row => Array.from(row.querySelectorAll('th, td')).map(cell => cell.innerText.trim()));
+        }""", index)
+
+
+def test_evaluate_uploaded_queries_and_qrels_show_the_table(server, new_session, shots, tmp_path):
+    from scimult_app.corpus import demo
+    chosen = demo.queries()[:5]
+    queries_file = tmp_path / "queries.jsonl"
+    queries_file.write_text("".join(
+        json.dumps({"id": q["id"], "text": q["text"]}) + "\n" for q in chosen))
+    qrels_file = tmp_path / "qrels.txt"
+    qrels_file.write_text("".join(f"{q['id']} 0 {doc} 1\n" for q in chosen for doc in q["relevant"]))
+    page = new_session()
+    open_app(page, server, "evaluate")
+    assert title(page) == "Evaluate"
+    page.get_by_text("Upload files", exact=True).click()
+    wait_until_idle(page)
+    wait_for(lambda: page.get_by_text("Upload a queries file").count(), "the upload prompt")
+    uploads = page.locator('input[type="file"]')
+    assert uploads.count() == 2
+    uploads.nth(0).set_input_files(str(queries_file))
+    wait_until_idle(page)
+    page.locator('input[type="file"]').nth(1).set_input_files(str(qrels_file))
+    wait_for(lambda: page.get_by_role("heading", name="Results").count(), "the results")
+    wait_until_idle(page)
+    assert_no_exception(page, "evaluate")
+    assert page.get_by_text(f"Mean over {len(chosen)} judged queries").count()
+    rows = wait_for(lambda: [r for r in grid_rows(page, 0) if r], "the results table's cells")
+    header, body = rows[0], {row[0]: row[1:] for row in rows[1:]}
+    assert header[1:] == ["nDCG@10", "MRR", "Recall@100", "P@10"], rows
+    assert {"search", "bm25", "rrf:bm25+search"} <= set(body), rows  # minilm: one expert
+    for system in ("search", "bm25"):
+        assert 0.0 < float(body[system][0]) <= 1.0, rows
+    assert page.get_by_role("heading", name="Where the systems disagree").count()
+    scroll_to_heading(page, "Results")
+    page.screenshot(path=str(shots / "evaluate.png"))
