@@ -86,6 +86,8 @@ def _cached_embedder(source: str, tokenizer: str | None, content: tuple) -> Embe
 def cached_embedder(source: str, tokenizer: str | None) -> Embedder:
     """The loaded model for this choice, keyed by what the files hold, not by their path: a
     new upload or a retrained model under an old name is loaded anew."""
+    if source in builtin.NAMES and not builtin.is_built(source):
+        builtin.ensure(source)  # build first, so the model is keyed (and loaded) once
     return _cached_embedder(source, tokenizer, model_key(source, tokenizer))
 
 
