@@ -26,6 +26,13 @@ def _number_by_first_appearance(raw: np.ndarray) -> np.ndarray:
     return np.array([order.get(c, NOISE) for c in raw.tolist()], dtype=int)
 
 
+def _size(n: int, size: int | None, default, lowest: int) -> int | None:
+    """`size` (default(n) when None) clipped to lowest..n; None below 4 points (one cluster)."""
+    if n < 4:
+        return None
+    return max(lowest, min(default(n) if size is None else size, n))
+
+
 def default_cluster_count(n: int) -> int:
     """round(sqrt(n / 2)) clipped to 2..12."""
     return int(np.clip(round(np.sqrt(n / 2)), 2, 12))
@@ -38,12 +45,9 @@ def kmeans_clusters(vectors: np.ndarray, n_clusters: int | None = None, seed: in
     Default count: default_cluster_count(n); a single cluster below 4 vectors.
     """
     vectors = np.asarray(vectors, dtype=np.float64)
-    n = len(vectors)
-    if n < 4:
-        return np.zeros(n, dtype=int)
+    n_clusters = _size(len(vectors), n_clusters, default_cluster_count, 1)
     if n_clusters is None:
-        n_clusters = default_cluster_count(n)
-    n_clusters = max(1, min(n_clusters, n))
+        return np.zeros(len(vectors), dtype=int)
     from sklearn.cluster import KMeans
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fewer distinct points than clusters
@@ -67,12 +71,9 @@ def hdbscan_clusters(points: np.ndarray, min_cluster_size: int | None = None,
     form one cluster.
     """
     points = np.asarray(points, dtype=np.float64)
-    n = len(points)
-    if n < 4:
-        return np.zeros(n, dtype=int)
+    min_cluster_size = _size(len(points), min_cluster_size, default_min_cluster_size, 2)
     if min_cluster_size is None:
-        min_cluster_size = default_min_cluster_size(n)
-    min_cluster_size = max(2, min(min_cluster_size, n))
+        return np.zeros(len(points), dtype=int)
     from sklearn.cluster import HDBSCAN
     raw = HDBSCAN(min_cluster_size=min_cluster_size, cluster_selection_method=selection,
                   copy=True).fit_predict(points)

@@ -72,23 +72,31 @@ def projection_path(vectors: np.ndarray, key: str, options: dict):
     return cache_dir() / "projections" / f"{digest.hexdigest()}.npy"
 
 
+def _coords_on_disk(path, n: int, compute: Callable) -> tuple[np.ndarray, str | None]:
+    """(coordinates, None) read from `path` when it holds n points; else compute()'s
+    (coordinates, note), saved there. A missing or corrupt file is recomputed."""
+    if path.is_file():
+        try:
+            coords = np.load(path, allow_pickle=False)
+            if coords.shape == (n, 2):
+                return coords, None
+        except (OSError, ValueError, EOFError):
+            pass
+    coords, note = compute()
+    coords = np.asarray(coords, dtype=np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, coords, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+    return coords, note
+
+
 def cached_project(vectors: np.ndarray, key: str, projector: Callable = project,
                    **options) -> tuple[np.ndarray, str]:
     """project() with the coordinates kept on disk; a missing or corrupt file is recomputed."""
     vectors = np.asarray(vectors, dtype=np.float32)
     path = projection_path(vectors, key, options)
-    if path.is_file():
-        try:
-            coords = np.load(path, allow_pickle=False)
-            if coords.shape == (len(vectors), 2):
-                return coords, projection_note(len(vectors))
-        except (OSError, ValueError, EOFError):
-            pass
-    coords, note = projector(vectors, **options)
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(coords, dtype=np.float32), allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
-    return np.asarray(coords, dtype=np.float32), note
+    coords, note = _coords_on_disk(path, len(vectors), lambda: projector(vectors, **options))
+    return coords, projection_note(len(vectors)) if note is None else note
 
 
 # ---------------------------------------------------------------- maps of big corpora
@@ -170,18 +178,8 @@ def cached_project_keyed(vectors: np.ndarray, key: str, projector: Callable = pr
     must change whenever the vectors do (e.g. vector set folder + revision + ids digest)."""
     path = keyed_projection_path(key, options, tuple(vectors.shape))
     sample = options.get("sample", FIT_SAMPLE)
-    if path.is_file():
-        try:
-            coords = np.load(path, allow_pickle=False)
-            if coords.shape == (len(vectors), 2):
-                return coords, sampled_note(len(vectors), sample), True
-        except (OSError, ValueError, EOFError):
-            pass
-    coords, note = projector(vectors, **options)
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(coords, dtype=np.float32), allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
-    return np.asarray(coords, dtype=np.float32), note, False
+    coords, note = _coords_on_disk(path, len(vectors), lambda: projector(vectors, **options))
+    return coords, sampled_note(len(vectors), sample) if note is None else note, note is None
 
 
 def density(coords: np.ndarray, bins: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

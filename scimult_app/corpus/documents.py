@@ -113,6 +113,17 @@ def document_from_record(record: dict[str, Any], fallback_id: str) -> Document:
                     extra={k: v for k, v in record.items() if k not in KNOWN})
 
 
+def json_object(line: str, where: str, hint: str = "Each line must be one JSON object.") -> dict:
+    """One JSON object from one line of JSONL; anything else is an error naming `where`."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{where}: not valid JSON ({error.msg}). {hint}") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected a JSON object, found {type(record).__name__}. {hint}")
+    return record
+
+
 def jsonl_records(content: str, where: str, hint: str = "Each line must be one JSON object."
                   ) -> list[tuple[int, dict]]:
     """(line number, object) for every non-blank line; a bad line is an error naming it."""
@@ -120,12 +131,6 @@ def jsonl_records(content: str, where: str, hint: str = "Each line must be one J
     for number, line in enumerate(content.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where}, line {number}: not valid JSON ({error.msg}). {hint}") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}, line {number}: expected a JSON object, found "
-                             f"{type(record).__name__}. {hint}")
+        record = json_object(line, f"{where}, line {number}", hint)
         records.append((number, record))
     return records

@@ -10,11 +10,11 @@ is relevant; higher grades count more in nDCG.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scimult_app.corpus.documents import json_object
 from scimult_app.corpus.readers import decode
 from scimult_app.errors import InputError
 
@@ -60,14 +60,8 @@ def _jsonl_queries(content: str, where: str) -> Queries:
     for number, line in enumerate(content.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{where}, line {number}: not valid JSON ({error.msg}). Each line "
-                             "must be one object with 'id' (or '_id') and 'text'.") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}, line {number}: expected a JSON object with 'id' and "
-                             f"'text', found {type(record).__name__}.")
+        record = json_object(line, f"{where}, line {number}",
+                             "Each line must be one object with 'id' (or '_id') and 'text'.")
         query_id = str(record.get("_id", record.get("id", "")) or "").strip()
         text = str(record.get("text") or record.get("query") or record.get("title") or "").strip()
         if not query_id:

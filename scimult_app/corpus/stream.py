@@ -7,11 +7,10 @@ an `id` field, else the row number within the file (1-based); an id seen twice i
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from scimult_app.corpus.documents import Document, document_from_record
+from scimult_app.corpus.documents import Document, document_from_record, json_object
 from scimult_app.errors import InputError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
@@ -52,15 +51,8 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict]]:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputError(f"{path}, line {number}: not valid JSON ({error.msg}). "
-                                     f"Each line must be one JSON object. {FIX}") from None
-                if not isinstance(record, dict):
-                    raise InputError(f"{path}, line {number}: expected a JSON object, found "
-                                     f"{type(record).__name__}. {FIX}")
-                yield number, record
+                yield number, json_object(line, f"{path}, line {number}",
+                                          f"Each line must be one JSON object. {FIX}")
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text (byte {error.start}). Save it as UTF-8.") from None
     except (OSError, EOFError) as error:  # a damaged or truncated .gz

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scimult_app.corpus.documents import document_from_record
+from scimult_app.corpus.documents import document_from_record, json_object
 from scimult_app.corpus.stream import corpus_files
 from scimult_app.errors import InputError, ScimultError
 from scimult_app.vectors.store import FORMAT, MANIFEST, VERSION, VectorSet, content_hash
@@ -86,12 +86,7 @@ def to_texts(batch, max_length: int, jsonl: bool = False):
             line = record["text"]
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"a JSONL line is not valid JSON ({error.msg}): {line[:80]!r}") from None
-            if not isinstance(record, dict):
-                raise InputError(f"a JSONL line is not a JSON object: {line[:80]!r}")
+            record = json_object(line, f"a JSONL line ({line[:80]!r})")
         document = document_from_record(record, "")
         if not document.id:
             raise InputError(f"a row has no 'id' ({str(record)[:80]}); the Ray engine needs an "
