@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
+from test_app_pages import by_label, open_page
 
 from scimult_app.analysis.clusters import kmeans_clusters, name_clusters
 from scimult_app.analysis.occlusion import explain_paper
@@ -12,24 +12,6 @@ from scimult_app.corpus import demo
 from scimult_app.corpus.documents import display_label
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.engine.embedder import Embedder
-
-TIMEOUT = 300
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(f"views/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def by_label(widgets, label):
-    for widget in widgets:
-        if widget.label == label:
-            return widget
-    raise AssertionError(f"no widget labelled {label!r}; have {[w.label for w in widgets]}")
 
 
 def chart_spec(chart) -> dict:

@@ -13,7 +13,7 @@ from scimult_app.corpus import demo
 from scimult_app.corpus.labels import label_texts, read_label_set
 from scimult_app.engine.embedder import Embedder
 
-TIMEOUT = 240
+TIMEOUT = 300
 
 
 def open_page(page: str | None = None, **state) -> AppTest:

@@ -4,30 +4,17 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app_pages import by_label, open_page
 
 from scimult_app.analysis import evaluation
 from scimult_app.analysis.lexical import BM25Index
 from scimult_app.corpus import demo
 from views._shared import MODEL_KEY
 
-TIMEOUT = 240
 
-
-def open_evaluate() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.session_state[MODEL_KEY] = ("minilm", None)  # the same model whether or not demo is built
-    at.run()
-    at.switch_page("views/evaluate.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def by_label(widgets, label):
-    for widget in widgets:
-        if widget.label == label:
-            return widget
-    raise AssertionError(f"no widget labelled {label!r}; have {[w.label for w in widgets]}")
+def open_minilm_page(page: str) -> AppTest:
+    """A page on minilm: the same model whether or not demo is built."""
+    return open_page(page, **{MODEL_KEY: ("minilm", None)})
 
 
 def texts(elements) -> str:
@@ -40,7 +27,7 @@ def papers():
 
 
 def test_evaluate_demo_queries_table_matches_library(papers):
-    at = open_evaluate()
+    at = open_minilm_page("evaluate")
     assert at.title[0].value == "Evaluate"
     sidebar = {"Model", "Corpus", "Embedding"}  # the sidebar's own headings
     headings = [h.value for h in at.subheader if h.value not in sidebar]
@@ -67,7 +54,7 @@ def test_evaluate_demo_queries_table_matches_library(papers):
 
 
 def test_evaluate_uploaded_trec_topics_and_qrels():
-    at = open_evaluate()
+    at = open_minilm_page("evaluate")
     by_label(at.radio, "Judged queries").set_value("Upload files").run()
     assert any("Upload a queries file" in info.value for info in at.info)
     chosen = demo.queries()[:6]
@@ -93,7 +80,7 @@ def test_evaluate_uploaded_trec_topics_and_qrels():
 
 
 def test_evaluate_reports_a_bad_judgments_line():
-    at = open_evaluate()
+    at = open_minilm_page("evaluate")
     by_label(at.radio, "Judged queries").set_value("Upload files").run()
     queries = "".join(json.dumps({"_id": q["id"], "text": q["text"]}) + "\n"
                       for q in demo.queries()[:3])
@@ -106,18 +93,8 @@ def test_evaluate_reports_a_bad_judgments_line():
     assert "test.tsv, line 2" in texts(at.error)
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.session_state[MODEL_KEY] = ("minilm", None)
-    at.run()
-    at.switch_page(f"views/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def test_search_shows_bm25_beside_the_expert(papers):
-    at = open_page("search")
+    at = open_minilm_page("search")
     by_label(at.toggle, "Show BM25 beside the expert").set_value(True)
     target = papers[7]
     by_label(at.text_input, "Query").input(target.title).run()
@@ -136,7 +113,7 @@ def test_search_shows_bm25_beside_the_expert(papers):
 
 
 def test_patients_shows_bm25_beside_the_link_expert():
-    at = open_page("patients")
+    at = open_minilm_page("patients")
     by_label(at.toggle, "Show BM25 beside the expert").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Articles: BM25 beside the link expert" in [h.value for h in at.subheader]
