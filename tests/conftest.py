@@ -46,3 +46,17 @@ def fixture_model(fixture_dir):
 def minilm():
     from scimult_app.models import open_model
     return open_model("minilm")
+
+
+@pytest.fixture(scope="module")
+def papers():
+    """The demo corpus (a module may define its own `papers`)."""
+    from scimult_app.corpus import demo
+    return demo.papers()
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm):
+    """An embedder on the built-in minilm (a module may define its own `embedder`)."""
+    from scimult_app.engine.embedder import Embedder
+    return Embedder(minilm)

@@ -3,7 +3,6 @@ Why this match (Search, Experts), named clusters (Map), Experts moving."""
 import json
 
 import numpy as np
-import pytest
 from test_app_pages import by_label, open_page
 
 from scimult_app.analysis.clusters import kmeans_clusters, name_clusters
@@ -11,21 +10,10 @@ from scimult_app.analysis.occlusion import explain_paper
 from scimult_app.corpus import demo
 from scimult_app.corpus.documents import display_label
 from scimult_app.corpus.labels import label_texts, read_label_set
-from scimult_app.engine.embedder import Embedder
 
 
 def chart_spec(chart) -> dict:
     return json.loads(chart.proto.spec)
-
-
-@pytest.fixture(scope="module")
-def papers():
-    return demo.papers()
-
-
-@pytest.fixture(scope="module")
-def embedder(minilm):
-    return Embedder(minilm)
 
 
 def test_search_card_explains_its_match(papers, embedder):

@@ -39,16 +39,6 @@ def metric_value(at, label) -> float:
     return float(by_label(at.metric, label).value)
 
 
-@pytest.fixture(scope="module")
-def papers():
-    return demo.papers()
-
-
-@pytest.fixture(scope="module")
-def embedder(minilm):
-    return Embedder(minilm)
-
-
 def test_home_shows_model_and_corpus(papers):
     at = open_page()
     assert at.title[0].value == "SciMult Explorer"
