@@ -96,11 +96,12 @@ def big_input(how: str) -> None:
         if job is not None:
             job_progress(job)
             if job.succeeded and job.result:
-                st.success(f"{job.result} It is now the current corpus.")
+                st.session_state["ingest_saved"] = f"{job.result} It is now the current corpus."
                 st.session_state[CORPUS_KEY] = job.key[len(ingest_job.PREFIX):]
+            if not job.running:
                 st.session_state["ingest_job"] = None
-            elif not job.running:
-                st.session_state["ingest_job"] = None
+    if st.session_state.get("ingest_saved"):
+        st.success(st.session_state["ingest_saved"])
     if found is None:
         st.info("Give a big file to add: it is read as a stream and saved without editing.")
         return
@@ -135,6 +136,7 @@ def big_input(how: str) -> None:
                 {"Refuse": "refuse", "Add to it": "add", "Replace it": "replace"}[mode],
                 label=source, total=total)
             st.session_state["ingest_job"] = job.key
+            st.session_state["ingest_saved"] = None
             st.rerun()
 
 
