@@ -68,12 +68,18 @@ def _linears(count: int, n_in: int, n_out: int) -> nn.ModuleList:
     return nn.ModuleList(nn.Linear(n_in, n_out) for _ in range(count))
 
 
+def _embedding(rows: int, size: int) -> nn.Embedding:
+    """An uninitialised table (the checkpoint fills it): a random init on the meta device
+    would import torch's compiler stack, about a second of start-up."""
+    return nn.Embedding(rows, size, _weight=torch.empty(rows, size))
+
+
 class Embeddings(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.position_embeddings = nn.Embedding(config.max_positions, config.hidden_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.word_embeddings = _embedding(config.vocab_size, config.hidden_size)
+        self.position_embeddings = _embedding(config.max_positions, config.hidden_size)
+        self.token_type_embeddings = _embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout)
 
