@@ -16,7 +16,9 @@ SCIMULT_APP_CACHE), from interpreter start to the .npy written, on --whole-docs 
   ours:      `python -m scimult_app embed --checkpoint ... --input docs.jsonl --output ...`
   reference: a process that imports torch, loads the same checkpoint, tokenizes, runs
              batches of 64 padded to 512 and writes the .npy
-and their ratio (target >= 3). --whole-docs 0 skips them; --whole-only skips the rest.
+  ours-bf16: ours with --precision bfloat16 (matrix products in bfloat16)
+and the ratios (target >= 3) with each one's agreement with the reference vectors.
+--whole-docs 0 skips them; --whole-only skips the rest.
 
     python bench/embed_throughput.py [--docs 300] [--base-docs 128] [--sizes minilm,base]
                                      [--repeats 1] [--whole-docs 192] [--whole-only]
@@ -277,10 +279,11 @@ def reference_process(job: dict) -> dict:
 
 def whole_process(job: dict, method: str, repeats: int) -> dict:
     """Wall time of a whole process with a cold cache, best of `repeats`."""
-    if method == "ours":
+    if method.startswith("ours"):
         command = [sys.executable, "-m", "scimult_app", "embed", "--checkpoint", job["checkpoint"],
                    "--tokenizer", job["tokenizer"], "--expert", "search", "--side", "candidate",
-                   "--input", job["input"], "--output", job["output"]]
+                   "--input", job["input"], "--output", job["output"],
+                   "--precision", "bfloat16" if method == "ours-bf16" else "float32"]
     else:
         command = [sys.executable, __file__, "--worker",
                    json.dumps({**job, "method": "reference-process"})]
@@ -336,18 +339,23 @@ def report_whole(folder: str, docs: int, repeats: int, built: dict | None = None
     job = {**built, "docs": docs, "input": str(Path(folder) / "whole-docs.jsonl")}
     in_subprocess({**job, "method": "documents"})
     result = {"docs": docs}
-    for method in ("ours", "reference"):
+    for method in ("ours", "reference", "ours-bf16"):
         timing = whole_process({**job, "output": str(Path(folder) / f"whole-{method}.npy")},
                                method, repeats)
         result[method] = timing["seconds"]
         print(f"minilm whole process, cold cache, {method:9}: {timing['seconds']:.1f} s for {docs} "
               f"documents (runs: {', '.join(f'{t:.1f}' for t in timing['all_seconds'])})",
               flush=True)
-    result["ratio"] = result["reference"] / result["ours"]
-    difference = float(np.abs(np.load(Path(folder) / "whole-ours.npy")
-                              - np.load(Path(folder) / "whole-reference.npy")).max())
-    print(f"minilm whole process: ratio {result['ratio']:.2f} (target >= 3), max|diff| "
-          f"{difference:.1e}", flush=True)
+    reference = np.load(Path(folder) / "whole-reference.npy")
+    for method, label in (("ours", "float32"), ("ours-bf16", "bfloat16")):
+        vectors = np.load(Path(folder) / f"whole-{method}.npy")
+        cosine = (vectors * reference).sum(1) / (np.linalg.norm(vectors, axis=1)
+                                                 * np.linalg.norm(reference, axis=1))
+        result[f"ratio {label}"] = result["reference"] / result[method]
+        print(f"minilm whole process, {label:8}: ratio {result[f'ratio {label}']:.2f} (target >= 3), "
+              f"max|diff| {np.abs(vectors - reference).max():.1e}, min cosine to the reference "
+              f"{cosine.min():.6f}", flush=True)
+    result["ratio"] = result["ratio float32"]
     return result
 
 
@@ -441,7 +449,8 @@ def main() -> None:
         print(f"\nMiniLM, in-process: ours {ours_rate:.2f} doc/s, reference {reference_rate:.2f} "
               f"doc/s, ratio {ratio:.2f}; whole process, cold cache, {whole['docs']} documents: "
               f"ours {whole['ours']:.1f} s, reference {whole['reference']:.1f} s, ratio "
-              f"{whole['ratio']:.2f} (target >= 3)")
+              f"{whole['ratio']:.2f} (target >= 3); bfloat16 {whole['ours-bf16']:.1f} s, ratio "
+              f"{whole['ratio bfloat16']:.2f}")
     print("\npeak memory, max RSS per phase (each phase its own process):")
     for name, mb in memory:
         print(f"  {name:34}{mb:8.0f} MB")

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from scimult_app.engine.checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
 from scimult_app.errors import ScimultError
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
@@ -49,6 +48,8 @@ def minilm_package_folder() -> Path:
 
 def build_minilm(target: Path, progress: Callable | None = None) -> None:
     from safetensors.torch import load_file
+
+    from scimult_app.engine.checkpoint import CANDIDATE_PREFIX, QUERY_PREFIX, save_checkpoint
     source = minilm_package_folder()
     weights = load_file(str(source / "model.safetensors"))
     model_dict = {}

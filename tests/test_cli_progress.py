@@ -54,3 +54,16 @@ def test_train_on_cuda_without_a_gpu_is_a_usage_error(tmp_path, fixture_dir, cap
                      str(fixture_dir / "tokenizer"), "--device", "cpu", "--steps", "2",
                      "--batch-size", "4", "--output", str(tmp_path / "out.ckpt")]) == 0
     assert "training on cpu" in capsys.readouterr().err
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys\nfrom scimult_app import cli\n"
+            "codes = [cli.main(['--help']), cli.main(['embed', '--no-such-flag'])]\n"
+            "print(codes, 'torch' in sys.modules, 'pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[0, 2] False False"

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scimult_app.analysis.fusion import RRF_K, reciprocal_rank_fusion
 from scimult_app.analysis.lexical import BM25Index
@@ -26,6 +26,9 @@ from scimult_app.analysis.significance import PairedTest, randomization_test
 from scimult_app.corpus.documents import Document
 from scimult_app.engine.experts import EXPERT_NAMES
 from scimult_app.errors import InputError
+
+if TYPE_CHECKING:  # pandas only for the tables: the CLI's start-up stays light
+    import pandas as pd
 
 DEFAULT_SYSTEMS = ("search", "link", "classification", "bm25", "rrf:bm25+search")
 DEPTH = 100  # ranked papers kept per query: enough for recall@100
@@ -206,6 +209,7 @@ def as_json(report: Report) -> dict:
 
 def summary_table(report: Report) -> pd.DataFrame:
     """One row per system, one column per metric (titles as people write them)."""
+    import pandas as pd
     table = pd.DataFrame.from_dict(report.means, orient="index")[list(METRICS)]
     table.index.name = "system"
     return table.rename(columns=METRIC_TITLES)
@@ -213,6 +217,7 @@ def summary_table(report: Report) -> pd.DataFrame:
 
 def per_query_table(report: Report, queries: dict[str, str] | None = None) -> pd.DataFrame:
     """Long format, one row per system and query: the metrics and the first relevant rank."""
+    import pandas as pd
     rows = [{"system": name, "query_id": q, **({"query": queries.get(q, "")} if queries else {}),
              **values}
             for name, by_query in report.per_query.items() for q, values in by_query.items()]
@@ -227,6 +232,7 @@ def disagreements(report: Report, queries: dict[str, str], metric: str = "ndcg@1
                   systems: Sequence[str] | None = None) -> pd.DataFrame:
     """Per query: each system's metric and the rank of its first relevant paper, with the
     spread (best minus worst metric); the queries the systems disagree on most come first."""
+    import pandas as pd
     names = list(systems or report.system_names)
     rows = []
     for q in report.query_ids:

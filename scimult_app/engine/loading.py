@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,18 @@ def load_model(source: str | Path, tokenizer: str | Path | None = None,
     if not path.exists():
         raise ScimultError(f"{path}: no such file or folder. Give a SciMult .ckpt file or a "
                            "Hugging Face BERT folder.")
+    # hash the weights while they are read and the model is built (hashlib releases the GIL);
+    # the fingerprint below then finds the hash remembered
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(weights_fingerprint, path)
+        loaded = _load(path, tokenizer, name)
+        hashing.result()
+    loaded.fingerprint = source_fingerprint(path, loaded.model, loaded.tokenizer,
+                                            loaded.mean_pool, loaded.max_length)
+    return loaded
+
+
+def _load(path: Path, tokenizer: str | Path | None, name: str | None) -> LoadedModel:
     contents = read_contents(path)
     params = contents.encoder_params
     word_rows = next((t.shape[0] for k, t in contents.model_dict.items()
@@ -221,6 +234,4 @@ def load_model(source: str | Path, tokenizer: str | Path | None = None,
     return LoadedModel(
         name=name or path.name, source=path, format=contents.format, encoder_params=params,
         model=model, tokenizer=tokenizer_obj, shared=shared, mean_pool=mean_pool,
-        max_length=max_length, heads_from=heads_from,
-        fingerprint=source_fingerprint(path, model, tokenizer_obj, mean_pool, max_length),
-        notes=notes)
+        max_length=max_length, heads_from=heads_from, fingerprint="", notes=notes)

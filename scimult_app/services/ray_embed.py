@@ -106,7 +106,7 @@ class EmbedActor:
     """One model per actor; encodes a batch of texts into a pyarrow table of vectors."""
 
     def __init__(self, checkpoint: str, tokenizer: str | None, expert: str, side: str,
-                 max_length: int, device: str, threads: int):
+                 max_length: int, device: str, threads: int, precision: str = "float32"):
         import torch
 
         from scimult_app.engine.embedder import Embedder
@@ -114,8 +114,8 @@ class EmbedActor:
         torch.set_num_threads(max(1, threads))
         self.expert, self.side, self.max_length = expert, side, max_length
         loaded = open_model(checkpoint, tokenizer)
-        self.fingerprint = loaded.fingerprint
-        self.embedder = Embedder(loaded, device=device, use_cache=False)
+        self.embedder = Embedder(loaded, device=device, use_cache=False, precision=precision)
+        self.fingerprint = self.embedder.fingerprint
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -199,7 +199,7 @@ def embed_with_ray(source: str | Path, output: str | Path, loaded, checkpoint: s
                    tokenizer: str | None, expert: str, side: str, num_workers: int = 2,
                    batch_size: int = 64, max_length: int | None = None, device: str = "auto",
                    address: str | None = None, cpus_per_worker: float | None = None,
-                   say=print) -> VectorSet:
+                   say=print, precision: str = "float32") -> VectorSet:
     """Embed every row of `source` (a file or a folder of shards) on Ray into `output`.
 
     `loaded` is the model opened in the driver (for its fingerprint and max length; the
@@ -235,7 +235,8 @@ def embed_with_ray(source: str | Path, output: str | Path, loaded, checkpoint: s
             EmbedActor, batch_size=batch_size, batch_format="pyarrow",
             fn_constructor_kwargs={"checkpoint": checkpoint, "tokenizer": tokenizer,
                                    "expert": expert, "side": side, "max_length": cut_at,
-                                   "device": plan.device, "threads": plan.threads},
+                                   "device": plan.device, "threads": plan.threads,
+                                   "precision": precision},
             compute=ray.data.ActorPoolStrategy(size=plan.num_workers),
             num_cpus=plan.cpus_per_worker,
             num_gpus=plan.gpus_per_worker, runtime_env=environment)
@@ -245,8 +246,9 @@ def embed_with_ray(source: str | Path, output: str | Path, loaded, checkpoint: s
     finally:
         if started_here:
             ray.shutdown()
-    vector_set = write_manifest(folder, loaded.fingerprint, expert, side, str(source),
-                                loaded.score_function)
+    from scimult_app.engine.embedder import vectors_fingerprint
+    vector_set = write_manifest(folder, vectors_fingerprint(loaded.fingerprint, precision),
+                                expert, side, str(source), loaded.score_function)
     say(f"Ray wrote {len(vector_set)} vectors in {seconds:.1f} s "
         f"({len(vector_set) / max(seconds, 1e-9):.1f} papers/s including actor start-up)")
     return vector_set

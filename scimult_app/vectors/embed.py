@@ -54,7 +54,7 @@ def embed_into(vector_set: VectorSet, embedder, documents: Iterable[Document],
     expert = expert or vector_set.expert
     side = side or vector_set.side
     loaded = embedder.loaded
-    vector_set.check(loaded.fingerprint, expert, side)
+    vector_set.check(embedder.fingerprint, expert, side)
     cut_at = min(max_length or loaded.max_length, loaded.config.max_positions)
     if total is None:
         total = len(documents) if hasattr(documents, "__len__") else 0

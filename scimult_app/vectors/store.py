@@ -134,6 +134,12 @@ class VectorSet:
     def check(self, fingerprint: str | None = None, expert: str | None = None,
               side: str | None = None) -> None:
         """An error naming the folder when the set was made by another model, expert or side."""
+        if fingerprint is not None and fingerprint.split("+")[0] == self.fingerprint.split("+")[0] \
+                and fingerprint != self.fingerprint:
+            made = self.fingerprint.partition("+")[2] or "float32"
+            raise ScimultError(f"{self.folder}: this vector set was made by the same model at "
+                               f"{made} precision. Give --precision {made}, or another --output "
+                               "folder.")
         for what, wanted, have in (("model fingerprint", fingerprint, self.fingerprint),
                                    ("expert", expert, self.expert), ("side", side, self.side)):
             if wanted is not None and wanted != have:
