@@ -70,7 +70,7 @@ def _table(rows: list[dict], filename: str, extension: str = "") -> pd.DataFrame
     if not rows:
         raise InputError(f"{filename}: no documents found (no rows). {HINTS.get(extension, '')}"
                          .strip())
-    return pd.DataFrame(rows).fillna("")
+    return pd.DataFrame(rows).astype(object).fillna("")  # object first: no dtype warning
 
 
 # ---------------------------------------------------------------- CSV and JSON
@@ -402,7 +402,7 @@ def parse_pasted(text: str) -> pd.DataFrame:
     if not rows:
         raise InputError("Nothing to read: paste papers separated by a blank line, each a "
                          "title line and its abstract (or 'Title: ...' and 'Abstract: ...').")
-    return pd.DataFrame(rows).fillna("")
+    return pd.DataFrame(rows).astype(object).fillna("")  # object first: no dtype warning
 
 
 # ---------------------------------------------------------------- uploads
