@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from scimult_app.corpus import readers as ingest
+from scimult_app.corpus.documents import Document
 from scimult_app.engine.tokenizer import Tokenizer
 from scimult_app.errors import InputError
 
@@ -375,6 +376,9 @@ def test_token_report_counts_with_a_real_wordpiece_tokenizer(tmp_path):
     assert list(report["tokens"]) == [3, 11]
     assert list(report["truncated"]) == [False, True]
     assert ingest.token_report([], tokenizer, 6).empty
+    book = Document(id="book", title="Coral", abstract="warm water . " * 200_000)
+    long = ingest.token_report([book], tokenizer, max_length=6)  # counted only to the cap
+    assert list(long["tokens"]) == [ingest.count_cap(6) + 1] and bool(long["truncated"][0])
 
 
 def test_one_reading_of_years_and_labels_for_cli_store_and_uploads(tmp_path):

@@ -177,7 +177,8 @@ with add_tab:
             report = ingest.token_report(docs, embedder.loaded.tokenizer, embedder.loaded.max_length)
             cut = int(report["truncated"].sum())
             st.caption(f"{len(docs)} documents · median {int(report['tokens'].median())} tokens · "
-                       f"{cut} over {embedder.loaded.max_length} tokens (they will be truncated)")
+                       f"{cut} over {embedder.loaded.max_length} tokens (they will be truncated; "
+                       f"counts stop at {ingest.count_cap(embedder.loaded.max_length):,})")
             with st.expander("Token counts"):
                 st.dataframe(report, width="stretch", hide_index=True)
         existing = store.names()

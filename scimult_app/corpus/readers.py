@@ -530,9 +530,17 @@ def drop_duplicates(docs: list[Document]) -> tuple[list[Document], int]:
     return kept, len(docs) - len(kept)
 
 
+def count_cap(max_length: int) -> int:
+    """Token counts in reports stop here (a book is not tokenized to its end)."""
+    return max(4 * max_length, 2048)
+
+
 def token_report(docs: list[Document], tokenizer: Any, max_length: int) -> pd.DataFrame:
-    """id, title, tokens (with [CLS] and [SEP]) and whether the model will cut the document."""
-    counts = list(tokenizer.count_tokens([doc.model_input() for doc in docs])) if docs else []
+    """id, title, tokens (with [CLS] and [SEP]; above count_cap(max_length) reported as the
+    cap + 1) and whether the model will cut the document."""
+    cap = count_cap(max_length)
+    texts = [doc.model_input() for doc in docs]
+    counts = list(tokenizer.count_tokens(texts, limit=cap)) if docs else []
     return pd.DataFrame({"id": [d.id for d in docs], "title": [d.title for d in docs],
                          "tokens": pd.Series(counts, dtype="int64"),
                          "truncated": pd.Series([n > max_length for n in counts], dtype=bool)})
