@@ -124,3 +124,10 @@ def test_patients_shows_bm25_beside_the_link_expert():
     for label in ("Overlap@10: expert and BM25", "Overlap@10: fused and expert",
                   "Overlap@10: fused and BM25"):
         assert 0.0 <= float(by_label(at.metric, label).value) <= 1.0
+    # patient to patient too: the chosen patient is never among its own matches
+    assert "Similar patients: BM25 beside the link expert" in [h.value for h in at.subheader]
+    patients = at.dataframe[-1].value
+    assert list(patients.columns) == list(table.columns)
+    first = demo.patients()[0]["text"]
+    assert all(not first.startswith(cell.removeprefix("✓ ").rstrip("…")) for column in patients
+               for cell in patients[column] if cell)

@@ -11,7 +11,7 @@ import streamlit as st
 from scimult_app.analysis.compare import overlap_at_k
 from scimult_app.analysis.fusion import RRF_K
 from scimult_app.analysis.lexical import BM25Index, beside_dense
-from scimult_app.corpus.documents import Document
+from scimult_app.corpus.documents import Document, display_title
 
 
 @st.cache_resource(show_spinner="Indexing the corpus for BM25…", max_entries=4)
@@ -49,7 +49,7 @@ def side_by_side(query: str, dense_ids: list[str], docs: Sequence[Document], k: 
         if doc_id is None:
             return ""
         mark = "✓ " if gold and doc_id in gold else ""
-        return f"{mark}{by_id[doc_id].title or doc_id}"
+        return f"{mark}{display_title(by_id[doc_id])}"
 
     table = pd.DataFrame({name: [title(ids[i]) if i < len(ids) else "" for i in range(k)]
                           for name, ids in columns.items()},

@@ -1,10 +1,12 @@
 """Patients: patient-to-article (PAR) and patient-to-patient (PPR) matching with the link expert."""
+import numpy as np
 import streamlit as st
 
 from scimult_app.analysis.metrics import mean_metrics
 from scimult_app.analysis.ranking import scores, top_k
 from scimult_app.corpus import demo
 from scimult_app.corpus import readers as ingest
+from scimult_app.corpus.documents import Document
 from scimult_app.errors import ScimultError
 from views._lexical import lexical_toggle, side_by_side
 from views._shared import (
@@ -136,3 +138,9 @@ with right:
             st.write(patient_texts[i][:300] + ("…" if len(patient_texts[i]) > 300 else ""))
 if len(patients) < 2:
     st.caption("Patient-to-patient needs at least two patients.")
+elif lexical:
+    st.subheader("Similar patients: BM25 beside the link expert")
+    others = np.arange(len(patients)) != chosen  # never the patient itself
+    side_by_side(patient["text"], [patient_ids[i] for i in ppr_index[chosen][:k]],
+                 [Document(id=p["id"], text=p["text"]) for p in patients], k, EXPERT,
+                 gold=set(patient.get("similar_patients", [])), allowed=others)
