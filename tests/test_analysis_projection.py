@@ -22,7 +22,7 @@ from scimult_app.analysis.projection import (
     sampled_clusters,
     sampled_note,
 )
-from scimult_app.analysis.reduction import sample_rows
+from scimult_app.analysis.reduction import principal_components, sample_rows
 
 
 def three_blobs(per: int = 20, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -241,6 +241,10 @@ def test_small_corpora_stay_as_before_and_note_without_reduction():
     assert note == ""
     note = sampled_note(1000, 100, width=16)
     assert "principal" not in note and "other 900" in note
+    # a sample smaller than PCA_DIMS: as many components as sampled papers
+    wide, _ = centred(100, dim=64)
+    assert principal_components(wide, np.arange(20)).shape == (100, 20)
+    assert "first 20 principal components" in sampled_note(100, 20, width=64)
     with pytest.raises(ValueError, match="unknown metric"):
         project_sampled(vectors, sample=40, metric="manhattan")
 

@@ -132,7 +132,8 @@ def sampled_note(n: int, sample: int, neighbours: int = PLACE_NEIGHBOURS,
         return projection_note(n)
     reduced = width is None or width > PCA_DIMS
     return (f"UMAP was fitted on a random sample of {sample:,} of the {n:,} papers"
-            + (f" (on their first {PCA_DIMS} principal components)" if reduced else "")
+            + (f" (on their first {min(PCA_DIMS, sample)} principal components)" if reduced
+               else "")
             + f"; each of the other {n - sample:,} was placed at the distance-weighted average "
             f"of the map positions of its {neighbours} nearest sampled papers"
             + (" (on the same components)" if reduced else "") + ". Every paper is on the map.")

@@ -25,8 +25,8 @@ def principal_components(vectors: np.ndarray, fitted: np.ndarray, metric: str = 
                          seed: int = 42, dims: int = PCA_DIMS, chunk: int = CHUNK
                          ) -> np.ndarray:
     """(n, dims) float32: every row on the first `dims` principal components of the rows
-    `fitted` (cosine: of the L2-normalised vectors). Vectors of at most `dims` columns come
-    back unreduced (normalised under cosine)."""
+    `fitted` (cosine: of the L2-normalised vectors); fewer when fewer rows are fitted.
+    Vectors of at most `dims` columns come back unreduced (normalised under cosine)."""
     def prepared(rows) -> np.ndarray:
         block = np.asarray(vectors[rows], dtype=np.float32)
         return unit_rows(block) if metric == "cosine" else block
@@ -36,9 +36,9 @@ def principal_components(vectors: np.ndarray, fitted: np.ndarray, metric: str = 
         return np.vstack([prepared(slice(start, start + chunk)) for start in range(0, n, chunk)]
                          ) if n else np.zeros((0, width), dtype=np.float32)
     from sklearn.decomposition import PCA
-    pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed)
+    pca = PCA(n_components=min(dims, len(fitted)), svd_solver="randomized", random_state=seed)
     pca.fit(prepared(fitted))
-    reduced = np.empty((n, dims), dtype=np.float32)
+    reduced = np.empty((n, pca.n_components_), dtype=np.float32)
     for start in range(0, n, chunk):
         reduced[start:start + chunk] = pca.transform(prepared(slice(start, start + chunk)))
     return reduced
