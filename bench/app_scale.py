@@ -1,16 +1,22 @@
 """The app's side of scale: map cold/warm, corpus switch and peak memory for big corpora.
 
-    nice python bench/app_scale.py [--papers 100000] [--dim 768]
+    nice python bench/app_scale.py [--papers 100000] [--dim 768] [--fresh-numba]
 
 Vectors are random unit vectors around 50 random centres (no model runs here: embedding
 throughput is bench/embed_throughput.py's job), stored as a vector set exactly as the app's
 embedding job leaves it. Papers are generated with abstract-like lengths (~180 words).
 What is timed is what the Map page and a corpus switch do, in this process:
-  map cold   UMAP fitted on a 20k sample, the rest placed with transform, saved to disk
+  map cold   UMAP fitted on a 15k sample (exact neighbours, numba's compile on first use
+             included), the rest placed by their nearest sampled papers, saved to disk;
+             split into the fit and the placement
   map warm   the same map read back (what every later visit costs)
+  quality    neighbour overlap@10 of the map on 5,000 random papers (analysis.placement)
+  clusters   KMeans (default k) and HDBSCAN of the big map, cold and read back
   switch     open another stored corpus of the same size: read its JSONL, check its vector
              set is complete, memory-map the vectors (first time, then again from memory)
   peak RSS   the process's peak resident memory (ru_maxrss) after all of the above
+--fresh-numba compiles everything numba caches on disk too (an empty NUMBA_CACHE_DIR): the very
+first map after installing the packages.
 """
 from __future__ import annotations
 
@@ -68,9 +74,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--fresh-numba", action="store_true",
+                        help="compile with an empty numba cache (a first run after install)")
     args = parser.parse_args()
     os.environ.setdefault("SCIMULT_APP_CACHE", tempfile.mkdtemp(prefix="scimult-bench-"))
-    from scimult_app.analysis.projection import cached_project_keyed
+    if args.fresh_numba:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="scimult-bench-numba-")
+    from scimult_app.analysis.placement import neighbour_overlap
+    from scimult_app.analysis.projection import (
+        cached_clusters_keyed,
+        cached_project_keyed,
+        project_sampled,
+    )
     from scimult_app.corpus.store import CorpusStore
     from scimult_app.services import embedding_job
     from scimult_app.vectors.store import content_hash
@@ -114,13 +129,32 @@ def main() -> None:
     first_open = time.time() - started
     started, cpu = time.time(), time.process_time()
     key = f"{status.folder}:{status.revision}:{len(docs)}"
-    coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
+    fitted_at = []
+
+    def timed(vectors, **options):  # project_sampled, noting when the fit ends
+        return project_sampled(vectors, progress=lambda done, _: fitted_at.append(time.time()),
+                               **options)
+
+    coords, note, cached = cached_project_keyed(status.vectors, key, timed, metric="cosine")
     cold, cold_cpu = time.time() - started, time.process_time() - cpu
+    load = os.getloadavg()[0]
+    fit = (fitted_at[0] if fitted_at else time.time()) - started
     assert not cached
     started = time.time()
     coords, note, cached = cached_project_keyed(status.vectors, key, metric="cosine")
     warm = time.time() - started
     assert cached
+    rows = np.random.default_rng(7).choice(n, min(n, 5000), replace=False)
+    overlap = neighbour_overlap(np.asarray(status.vectors[rows]), coords[rows], 10)
+    clusters = {}
+    for method in ("kmeans", "hdbscan"):
+        timed = []
+        for _ in range(2):
+            started = time.time()
+            ids, cached = cached_clusters_keyed(status.vectors, coords, key, method,
+                                                metric="cosine")
+            timed.append(time.time() - started)
+        clusters[method] = (*timed, len(set(ids.tolist()) - {-1}))
     started = time.time()
     open_corpus(names[1])
     switch_cold = time.time() - started
@@ -133,10 +167,17 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB on Linux
     print(note)
     print(f"open first corpus (read JSONL, check set, map vectors): {first_open:.2f} s")
-    print(f"map of {n:,} cold (sample fit + transform):               {cold:.1f} s wall, "
+    print(f"map of {n:,} cold (sample fit + placement):               {cold:.1f} s wall, "
           f"{cold_cpu:.1f} s CPU (all threads)")
-    print(f"load average while it ran (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  of which the fit (read, PCA, neighbours, UMAP, compile): {fit:.1f} s; placing "
+          f"the rest {max(0.0, cold - fit):.1f} s"
+          + ("; numba cache: empty" if args.fresh_numba else ""))
+    print(f"load average when it ended (1 min): {load:.1f} on {os.cpu_count()} cores")
     print(f"map of {n:,} cached:                                     {warm:.3f} s")
+    print(f"map neighbour overlap@10 on {len(rows):,} random papers:          {overlap:.3f}")
+    for method, (cold_ids, warm_ids, count) in clusters.items():
+        print(f"{method} clusters of the map ({count}): {cold_ids:.1f} s cold, "
+              f"{warm_ids:.3f} s cached")
     print(f"corpus switch to a {n:,}-paper corpus, first time:        {switch_cold:.2f} s")
     print(f"corpus switch back (both parsed and checked):            {switch_back:.3f} s")
     print(f"corpus switch again:                                     {switch_warm:.3f} s")

@@ -14,8 +14,11 @@ from scimult_app.analysis.clusters import (
     hdbscan_clusters,
     kmeans_clusters,
     name_clusters,
+    sampled_hdbscan_clusters,
+    sampled_kmeans_clusters,
     unnamed_clusters,
 )
+from scimult_app.analysis.reduction import sample_rows
 from scimult_app.corpus import demo
 from scimult_app.corpus.labels import Label, label_texts, read_label_set
 from scimult_app.engine.embedder import Embedder
@@ -59,6 +62,57 @@ def test_centres_and_keywords():
     unnamed = unnamed_clusters(ids, texts, n_keywords=2)
     assert [(c.name, c.size, set(c.keywords)) for c in unnamed] == [
         ("cluster 1", 2, {"coral", "reef"}), ("cluster 2", 2, {"graph", "kernels"})]
+
+
+def many_blobs(per: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated 2-D blobs of `per` points each, shuffled, and each one's blob."""
+    rng = np.random.default_rng(seed)
+    which = rng.permutation(np.repeat(np.arange(3), per))
+    centres = np.array([[10.0, 0.0], [0.0, 10.0], [-10.0, -10.0]])
+    return centres[which] + rng.normal(0, 0.6, (len(which), 2)), which
+
+
+def test_sampled_kmeans_assigns_every_row_to_its_nearest_centre():
+    points, which = many_blobs()
+    fitted = sample_rows(len(points), 150, seed=2)
+    ids = sampled_kmeans_clusters(points, fitted, 3)
+    assert ids.shape == (1200,) and ids[0] == 0  # numbered by first appearance
+    for blob in range(3):  # one cluster per blob, sampled or not
+        assert len(set(ids[which == blob].tolist())) == 1
+    assert len(set(ids.tolist())) == 3
+    np.testing.assert_array_equal(sampled_kmeans_clusters(points, fitted, 3), ids)
+    assert len(set(sampled_kmeans_clusters(points, fitted).tolist())) == 12  # default: 2..12
+    assert sampled_kmeans_clusters(points[:3], np.arange(3)).tolist() == [0, 0, 0]
+
+
+def test_sampled_hdbscan_fits_the_sample_and_spreads_to_the_rest():
+    points, which = many_blobs()
+    points = np.vstack([points, [[60.0, 60.0]]])  # a far outlier: the nearest sampled point
+    which = np.append(which, -1)  # decides its cluster
+    fitted = sample_rows(len(points), 300, seed=2)
+    ids = sampled_hdbscan_clusters(points, fitted, min_cluster_size=100)  # 25 of the sample
+    for blob in range(3):
+        members = set(ids[which == blob].tolist())
+        assert len(members - {NOISE}) == 1 and (ids[which == blob] != NOISE).mean() > 0.9
+    assert len(set(ids.tolist()) - {NOISE}) == 3
+    # the sampled points keep HDBSCAN's clusters of the sample (numbered in another order)
+    pairs = set(zip(ids[fitted].tolist(), hdbscan_clusters(points[fitted], 25).tolist()))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    assert sampled_hdbscan_clusters(points[:3], np.arange(3)).tolist() == [0, 0, 0]
+
+
+def test_keywords_from_a_sample_of_papers():
+    texts = ["coral reef bleaching"] * 50 + ["graph kernels on graphs"] * 50 + ["sepsis shock"]
+    ids = np.array([0] * 50 + [1] * 50 + [2])
+    rows = sample_rows(101, 20, seed=0)
+    keywords = cluster_keywords(texts, ids, n_keywords=3, sample=20)
+    assert set(keywords[0]) == {"coral", "reef", "bleaching"}
+    assert set(keywords[1]) == {"graph", "graphs", "kernels"}
+    assert set(keywords[2]) == (set() if 100 not in rows else {"sepsis", "shock"})
+    assert cluster_keywords(texts, ids, n_keywords=2, sample=500) == cluster_keywords(
+        texts, ids, n_keywords=2)
+    named = unnamed_clusters(ids, texts, n_keywords=2, keyword_sample=20)
+    assert [c.size for c in named] == [50, 50, 1]  # sizes count every paper
 
 
 def test_naming_methods_on_hand_made_vectors():

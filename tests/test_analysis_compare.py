@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from scimult_app.analysis.compare import agreement, align, overlap_at_k, top_k_by_expert
+from scimult_app.analysis.reduction import sample_rows
 
 
 def test_overlap_at_k_by_hand():
@@ -50,6 +51,24 @@ def test_agreement_identical_and_different_experts():
     assert table.loc["search", "classification"] < 0.6
     assert table.loc["search", "classification"] == table.loc["classification", "link"]
     np.testing.assert_allclose(table.values, table.values.T)
+
+
+def test_agreement_on_a_sample_of_queries():
+    a, b = corpus(1, n=60), corpus(2, n=60)
+    experts = {"x": (a, a), "y": (b, b)}
+    full = agreement(experts, k=5, score_function="cosine")
+    assert agreement(experts, k=5, score_function="cosine", sample=60).equals(full)
+    sampled = agreement(experts, k=5, score_function="cosine", sample=12, seed=3)
+
+    def nearest(vectors, row):  # by hand: every other paper is a candidate
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        order = [i for i in np.argsort(-(unit @ unit[row]), kind="stable") if i != row]
+        return set(order[:5])
+
+    rows = sample_rows(60, 12, seed=3)
+    expected = np.mean([len(nearest(a, r) & nearest(b, r)) / 5 for r in rows])
+    assert sampled.loc["x", "y"] == pytest.approx(expected)
+    assert sampled.loc["x", "x"] == 1.0
 
 
 def test_agreement_by_hand_on_a_line():

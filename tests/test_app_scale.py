@@ -92,6 +92,48 @@ def test_map_of_a_big_corpus_is_a_density_with_stated_points(big_corpus, monkeyp
     assert "all 10 papers matching “sepsis” drawn as points" in caption
 
 
+def big_page(page, monkeypatch):
+    """A page of the 40-paper corpus counted as big (above 10 papers), its maps fitted on 20."""
+    monkeypatch.setenv("SCIMULT_APP_MAP_POINTS", "10")
+    monkeypatch.setenv("SCIMULT_APP_MAP_SAMPLE", "20")
+    at = open_page(page, corpus_name=CORPUS)
+    for _ in range(4):  # each visit may start a job for another expert or side
+        wait_for_embedding()
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_big_map_offers_clusters_fitted_on_its_sample(big_corpus, monkeypatch):
+    at = big_page("map", monkeypatch)
+    caption = " ".join(c.value for c in at.caption)
+    assert "random sample of 20 of the 40 papers" in caption and "10 nearest sampled" in caption
+    colour = [s for s in at.selectbox if s.label == "Colour by"][0]
+    assert "cluster" in colour.options
+    colour.set_value("cluster").run()
+    wait_for_embedding()  # the classification vectors that name the clusters
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    caption = " ".join(c.value for c in at.caption)
+    assert "Clustered on the 20 papers UMAP was fitted on (HDBSCAN" in caption
+    [r for r in at.radio if r.label == "Clusters"][0].set_value("KMeans on the vectors").run()
+    [n for n in at.number_input if n.label == "Clusters (k)"][0].set_value(4).run()
+    assert not at.exception, [e.value for e in at.exception]
+    caption = " ".join(c.value for c in at.caption)
+    assert "KMeans on their first principal components" in caption
+    table = at.dataframe[0].value
+    assert len(table) == 4 and table["papers"].sum() == 40  # every paper in a cluster
+    assert all(name for name in table["name"])
+
+
+def test_big_experts_page_reads_sampled_maps_and_samples_queries(big_corpus, monkeypatch):
+    at = big_page("experts", monkeypatch)
+    caption = " ".join(c.value for c in at.caption)
+    assert "random sample of 20 of the 40 papers" in caption  # the Map page's sampled maps
+    assert "10 nearest neighbours of every paper" in caption  # 40 papers: all are queries
+    assert len(at.get("plotly_chart")) >= 4  # three maps and the moving one
+
+
 def test_cancelled_embedding_offers_resume(big_corpus):
     from scimult_app.models import open_model
     loaded = open_model("minilm")

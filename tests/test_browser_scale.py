@@ -6,10 +6,10 @@ embedding job leaves them (ids, content hashes, one memory-mapped segment). To k
 within minutes on a shared 2-core machine the stored vectors are seeded random unit vectors
 (topic centres plus noise), not model output: what is tested here is that the app opens a big
 corpus's vectors instead of embedding it, draws the map of 10,000 papers (UMAP fitted on a
-2,000-paper sample, the rest placed by transform, computed with the library before the server
-starts, under the key the Map page uses) and ranks them for a query it embeds itself. The job
-that computes real vectors is tested in test_embedding_job.py, the Map page computing a big
-map itself in test_app_scale.py.
+2,000-paper sample, the rest placed by their nearest sampled papers, computed with the library
+before the server starts, under the key the Map page uses) and ranks them for a query it embeds
+itself. The job that computes real vectors is tested in test_embedding_job.py, the Map page
+computing a big map itself in test_app_scale.py.
 """
 import os
 import subprocess
@@ -72,7 +72,7 @@ def prepare(cache: Path) -> None:
                                             cache / "vectors")
         vector_set.append([doc.id for doc in docs], hashes, vectors)
         assert embedding_job.missing_papers(vector_set, docs, cut) == 0
-    # the map the Map page would compute (a UMAP fitted on a sample, the rest transformed),
+    # the map the Map page would compute (a UMAP fitted on a sample, the rest placed by it),
     # computed here under the page's key so that the server only opens it on a busy machine
     from scimult_app.analysis.projection import cached_project_keyed
     key = embedding_job.map_key(store, [CORPUS], loaded.fingerprint, "link")

@@ -1,4 +1,11 @@
-"""Experts: one corpus under each task expert, side by side, and how much they agree."""
+"""Experts: one corpus under each task expert, side by side, and how much they agree.
+
+Above LARGE papers each expert's map is the sampled map of the Map page (cached per vector
+set, under the same key), drawn as a stated random sample of points, and the agreement table
+takes a stated sample of papers as queries.
+"""
+import os
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -6,10 +13,17 @@ import streamlit as st
 
 from scimult_app.analysis.compare import agreement, align, top_k_by_expert
 from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
-from scimult_app.analysis.projection import cached_project
+from scimult_app.analysis.projection import (
+    FIT_SAMPLE,
+    cached_project,
+    cached_project_keyed,
+    marker_rows,
+)
 from scimult_app.engine.experts import EXPERTS
+from scimult_app.services.embedding_job import map_key
 from views._shared import (
     OCCLUSION_HELP,
+    corpus_store,
     corpus_vectors,
     embed_texts,
     explain_pair,
@@ -19,9 +33,15 @@ from views._shared import (
     show_explanation,
 )
 
+LARGE = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: sampled maps, points
+SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", FIT_SAMPLE))  # as on the Map page
+MARKERS = 3_000  # points drawn on each map of a big corpus (the same papers on all three)
+AGREEMENT_QUERIES = 2_000  # big corpora: papers whose neighbour lists the agreement compares
+
 st.title("Experts")
 embedder, corpus_name, docs = require_model_and_corpus(2)
 loaded = embedder.loaded
+large = len(docs) > LARGE
 
 for expert in EXPERTS:
     st.markdown(f"**{expert.title}** (`{expert.name}`): {expert.trained_for}")
@@ -42,13 +62,25 @@ reference = None
 aligned = {}
 columns = st.columns(len(names))
 labels = [doc.labels[0] if doc.labels else "(none)" for doc in docs]
+drawn = marker_rows(len(docs), None, MARKERS) if large else np.arange(len(docs))
+notes = []
 for column, name in zip(columns, names):
-    coords, note = cached_project(vectors[name][1], key=f"{loaded.fingerprint}:{name}", metric="cosine")
+    if large:  # the Map page's key: a map drawn there is read here, and the other way round
+        with st.spinner(f"Placing {len(docs):,} papers on the {name} expert's map (once; later "
+                        "visits read it from disk)…"):
+            coords, note, _ = cached_project_keyed(
+                vectors[name][1], map_key(corpus_store(), [corpus_name], loaded.fingerprint, name),
+                metric="cosine", sample=SAMPLE)
+    else:
+        coords, note = cached_project(vectors[name][1], key=f"{loaded.fingerprint}:{name}",
+                                      metric="cosine")
+    notes.append(note)
     coords = coords if reference is None else align(reference, coords)
     reference = coords if reference is None else reference
     aligned[name] = coords
-    frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "label": labels,
-                          "title": [paper_label(d) for d in docs]})
+    frame = pd.DataFrame({"x": coords[drawn, 0], "y": coords[drawn, 1],
+                          "label": [labels[row] for row in drawn],
+                          "title": [paper_label(docs[row]) for row in drawn]})
     figure = go.Figure()
     for value, group in frame.groupby("label"):
         figure.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=value,
@@ -58,7 +90,11 @@ for column, name in zip(columns, names):
                          title=name, xaxis={"visible": False}, yaxis={"visible": False})
     column.plotly_chart(figure, width="stretch", key=f"experts_map_{name}")
 st.caption("Each map is rotated, reflected and scaled onto the search expert's map "
-           "(Procrustes), so positions can be compared.")
+           "(Procrustes), so positions can be compared."
+           + (f" Each map places all {len(docs):,} papers; a random {len(drawn):,} of them, the "
+              "same on every map, are drawn as points." if len(drawn) < len(docs) else ""))
+for note in dict.fromkeys(n for n in notes if n):
+    st.caption(note)
 
 st.subheader("Experts, moving")
 left, right = st.columns(2)
@@ -119,7 +155,11 @@ if st.toggle("Why this match, under each expert", key="experts_explain", help=OC
             show_explanation(paper, words)
 
 st.subheader("Corpus-wide agreement")
-table = agreement(vectors, k=10, score_function=score_function)
+queries = AGREEMENT_QUERIES if large and len(docs) > AGREEMENT_QUERIES else None
+with st.spinner("Comparing neighbour lists…"):
+    table = agreement(vectors, k=10, score_function=score_function, sample=queries)
 st.dataframe(table.style.format("{:.2f}"), width="stretch")
-st.caption("Mean overlap of the 10 nearest neighbours of every paper, for each pair of experts "
-           "(1.0: identical neighbour lists).")
+st.caption("Mean overlap of the 10 nearest neighbours of "
+           + (f"a random {queries:,} of the {len(docs):,} papers (their neighbours found among "
+              "all of them)" if queries else "every paper")
+           + ", for each pair of experts (1.0: identical neighbour lists).")

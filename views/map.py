@@ -1,8 +1,9 @@
 """Map: a UMAP of the corpus; hover, colour, highlight, select, click to open neighbours.
 
 Up to SCATTER_MAX papers every paper is a point. Above, UMAP is fitted on a sample and the rest
-placed with transform (cached per vector set); the map shades the density of every paper and
-draws a stated number of them as points (every search match when they fit).
+placed by their nearest sampled papers (cached per vector set); the map shades the density of
+every paper and draws a stated number of them as points (every search match when they fit).
+Clusters of such a map are fitted on the same sample and kept on disk beside it.
 """
 import os
 
@@ -12,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from scimult_app.analysis.clusters import (
+    NOISE,
     cluster_centres,
     default_cluster_count,
     default_min_cluster_size,
@@ -21,6 +23,8 @@ from scimult_app.analysis.clusters import (
     unnamed_clusters,
 )
 from scimult_app.analysis.projection import (
+    FIT_SAMPLE,
+    cached_clusters_keyed,
     cached_project,
     cached_project_keyed,
     density,
@@ -51,7 +55,8 @@ ROUND_KEY = "map_chart_round"  # bumped when a click opens a paper
 GREY = "#d0d0d0"
 SCATTER_MAX = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: density + points
 MARKERS = 4_000  # points drawn on a density map
-FIT_SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", "20000"))  # UMAP fitted on this many
+SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", FIT_SAMPLE))  # UMAP fitted on this many
+KEYWORD_SAMPLE = 20_000  # big corpora: cluster keywords read from this many papers
 
 st.title("Map")
 embedder, corpus_name, docs = require_model_and_corpus()
@@ -68,9 +73,8 @@ shown_corpora = [corpus_name, *others]
 parts = {name: docs if name == corpus_name else store.load(name) for name in shown_corpora}
 total = sum(len(part) for part in parts.values())
 large = total > SCATTER_MAX
-with middle:  # KMeans over a big corpus's full vectors is minutes of work: not offered there
-    colour_by = st.selectbox("Colour by", ["label", "year", "corpus"] if large
-                             else ["label", "year", "cluster", "corpus"])
+with middle:
+    colour_by = st.selectbox("Colour by", ["label", "year", "cluster", "corpus"])
 docs = [doc for part in parts.values() for doc in part]
 corpus_of = [name for name, part in parts.items() for _ in part]
 if not docs:
@@ -83,7 +87,7 @@ if large:
     key = map_key(store, shown_corpora, embedder.loaded.fingerprint, expert)
     with st.spinner(f"Placing {total:,} papers on the map (once; later visits read it from "
                     "disk)…"):
-        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=FIT_SAMPLE)
+        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=SAMPLE)
 else:
     coords, note = cached_project(vectors, key=f"{embedder.loaded.fingerprint}:{expert}",
                                   metric="cosine")
@@ -98,8 +102,43 @@ frame = pd.DataFrame({
 colour_by, colour_note = colour_column(colour_by, frame["year"].tolist())
 if colour_note:
     st.info(colour_note)
+
+
+def naming_inputs(label_set: str) -> tuple | None:
+    """(labels, their vectors, the papers' classification vectors) for a shipped label set;
+    None for "(no names)"."""
+    if label_set not in shipped:
+        return None
+    labels = read_label_set(shipped[label_set].name, shipped[label_set].read_bytes())
+    label_vectors = embed_texts(embedder, label_texts(labels), "classification", "candidate",
+                                f"{len(labels)} labels")
+    blocks = [corpus_vectors(embedder, part, "classification", side="query", corpus=name)
+              for name, part in parts.items()]
+    return labels, label_vectors, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def named(cluster_ids: np.ndarray, inputs: tuple | None, texts: list[str],
+          keyword_sample: int | None = None) -> list:
+    """The clusters named by the classification expert, or 'cluster N' without a label set."""
+    if inputs is None:
+        return unnamed_clusters(cluster_ids, texts, keyword_sample=keyword_sample)
+    labels, label_vectors, paper_vectors = inputs
+    return name_clusters(cluster_ids, paper_vectors, label_vectors, labels,
+                         embedder.loaded.score_function, texts, keyword_sample=keyword_sample)
+
+
+@st.cache_data(max_entries=8, show_spinner="Naming the clusters…")
+def big_map_cluster_names(map_key: str, method: str, size: int, label_set: str,
+                          _cluster_ids: np.ndarray, _inputs: tuple | None, _texts: list[str]
+                          ) -> list:
+    """named() for a big map, once per map, clustering and label set (the classification
+    vectors and keywords of 100,000 papers take seconds to read)."""
+    return named(_cluster_ids, _inputs, _texts, KEYWORD_SAMPLE)
+
+
 cluster_names = []
 centres = {}
+cluster_ids = None
 if colour_by == "cluster":  # clusters only when asked for: the costly column on big corpora
     shipped = demo.label_sets()
     one, two, three = st.columns(3)
@@ -107,32 +146,40 @@ if colour_by == "cluster":  # clusters only when asked for: the costly column on
                        key="map_cluster_method",
                        help="HDBSCAN finds the dense groups you see on the map and leaves "
                             "scattered papers unclustered; KMeans splits every paper into k "
-                            "groups by their embeddings.")
+                            "groups by their embeddings." + (
+                                f" On a map of more than {SAMPLE:,} papers both run on the "
+                                "papers UMAP was fitted on (KMeans on their first principal "
+                                "components); every other paper joins the cluster of its "
+                                "nearest centre (KMeans) or of its nearest sampled paper on the "
+                                "map (HDBSCAN)." if large else ""))
     if method.startswith("HDBSCAN"):
         size = two.number_input("Smallest cluster", 2, max(2, len(docs)),
                                 min(default_min_cluster_size(len(docs)), max(2, len(docs))),
                                 key="map_min_cluster")
-        cluster_ids = hdbscan_clusters(coords, int(size))
     else:
-        count = two.number_input("Clusters (k)", 1, max(1, len(docs)),
-                                 min(default_cluster_count(len(docs)), len(docs)),
-                                 key="map_cluster_count")
-        cluster_ids = kmeans_clusters(vectors, int(count))
+        size = two.number_input("Clusters (k)", 1, max(1, len(docs)),
+                                min(default_cluster_count(len(docs)), len(docs)),
+                                key="map_cluster_count")
     label_set = three.selectbox("Name clusters with", [*shipped, "(no names)"],
                                 key="map_cluster_labels",
                                 help="Each cluster takes the label of this set that the "
                                      "classification expert scores highest against the mean of "
-                                     "its papers; the words beside are its TF-IDF keywords.")
+                                     "its papers; the words beside are its TF-IDF keywords" + (
+                                         f" (read from a random {KEYWORD_SAMPLE:,} papers)."
+                                         if large and total > KEYWORD_SAMPLE else "."))
     texts = [f"{d.title} {d.abstract} {d.text}" for d in docs]
-    if label_set in shipped:
-        labels = read_label_set(shipped[label_set].name, shipped[label_set].read_bytes())
-        label_vectors = embed_texts(embedder, label_texts(labels), "classification", "candidate",
-                                    f"{len(labels)} labels")
-        paper_vectors = corpus_vectors(embedder, docs, "classification", side="query")
-        cluster_names = name_clusters(cluster_ids, paper_vectors, label_vectors, labels,
-                                      embedder.loaded.score_function, texts)
+    if large:
+        kind = "hdbscan" if method.startswith("HDBSCAN") else "kmeans"
+        with st.spinner(f"Clustering {total:,} papers (once; later visits read them from "
+                        "disk)…"):
+            cluster_ids, _ = cached_clusters_keyed(vectors, coords, key, kind, int(size),
+                                                   metric="cosine", sample=SAMPLE)
+        cluster_names = big_map_cluster_names(key, kind, int(size), label_set, cluster_ids,
+                                              naming_inputs(label_set), texts)
     else:
-        cluster_names = unnamed_clusters(cluster_ids, texts)
+        cluster_ids = (hdbscan_clusters(coords, int(size)) if method.startswith("HDBSCAN")
+                       else kmeans_clusters(vectors, int(size)))
+        cluster_names = named(cluster_ids, naming_inputs(label_set), texts)
     names = {c.cluster: f"{c.cluster + 1} · {c.title()}" for c in cluster_names}
     frame["cluster"] = [names.get(c, "unclustered") for c in cluster_ids]
     centres = cluster_centres(coords, cluster_ids)
@@ -220,10 +267,17 @@ if cluster_names:
         hide_index=True, width="stretch",
         column_config={"papers whose own top label it is": st.column_config.ProgressColumn(
             format="percent", min_value=0.0, max_value=1.0)})
-    unclustered = int((frame["cluster"] == "unclustered").sum())
+    unclustered = int((cluster_ids == NOISE).sum())
     if unclustered:
-        st.caption(f"{unclustered} papers lie in no dense group (HDBSCAN noise): shown as "
+        st.caption(f"{unclustered:,} papers lie in no dense group (HDBSCAN noise): shown as "
                    "“unclustered”.")
+    if large and total > SAMPLE:
+        st.caption(f"Clustered on the {SAMPLE:,} papers UMAP was fitted on ("
+                   + ("HDBSCAN on their map positions; every other paper joined the cluster of "
+                      "its nearest of them on the map" if kind == "hdbscan" else
+                      "KMeans on their first principal components; every other paper joined "
+                      "the cluster of its nearest centre")
+                   + "), computed once and kept with the map.")
 
 clicked = clicked_id(event)
 if clicked:

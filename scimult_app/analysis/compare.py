@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from scimult_app.analysis.ranking import top_k_chunked
+from scimult_app.analysis.reduction import sample_rows
 
 
 def overlap_at_k(a: Sequence, b: Sequence, k: int) -> float:
@@ -19,12 +20,12 @@ def overlap_at_k(a: Sequence, b: Sequence, k: int) -> float:
     return len(set(list(a)[:k]) & set(list(b)[:k])) / depth
 
 
-def _neighbour_lists(query_vectors, candidate_vectors, k: int, score_function: str) -> np.ndarray:
-    """(n, k) indices of each paper's k best candidates, itself excluded (chunked top-k,
-    never an n x n matrix)."""
-    n = len(query_vectors)
-    return top_k_chunked(query_vectors, candidate_vectors, k, score_function,
-                         exclude=list(range(n)))[0]
+def _neighbour_lists(query_vectors, candidate_vectors, k: int, score_function: str,
+                     rows: np.ndarray) -> np.ndarray:
+    """(len(rows), k) indices of the k best candidates of each paper in `rows`, itself
+    excluded (chunked top-k, never an n x n matrix)."""
+    return top_k_chunked(np.asarray(query_vectors[rows]), candidate_vectors, k, score_function,
+                         exclude=[int(row) for row in rows])[0]
 
 
 def _mean_shared(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> float:
@@ -36,11 +37,14 @@ def _mean_shared(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> float:
     return shared / len(a)
 
 
-def agreement(vectors_by_expert: dict, k: int = 10, score_function: str = "dot") -> pd.DataFrame:
+def agreement(vectors_by_expert: dict, k: int = 10, score_function: str = "dot",
+              sample: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Mean neighbour overlap@k for each pair of experts, every paper as query (not itself).
 
     `vectors_by_expert`: name -> (query vectors, candidate vectors) of the same corpus.
     k is cut to n - 1; the diagonal is 1.0; with fewer than 2 papers the rest is NaN.
+    `sample`: above that many papers, only a seeded random sample of them are the queries
+    (their neighbours still come from every paper).
     """
     names = list(vectors_by_expert)
     table = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
@@ -49,7 +53,8 @@ def agreement(vectors_by_expert: dict, k: int = 10, score_function: str = "dot")
     if k < 1:
         table[:] = np.where(np.eye(len(names)) > 0, 1.0, np.nan)
         return table
-    lists = {name: _neighbour_lists(np.asarray(q), np.asarray(c), k, score_function)
+    rows = sample_rows(n, sample, seed) if sample is not None else np.arange(n)
+    lists = {name: _neighbour_lists(q, c, k, score_function, rows)
              for name, (q, c) in vectors_by_expert.items()}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
