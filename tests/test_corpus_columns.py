@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from scimult_app.corpus import columns
 from scimult_app.corpus.columns import copy_path, read_copy
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.store import CorpusStore
@@ -58,6 +59,17 @@ def test_every_field_round_trips_exactly(store):
     assert CorpusStore(store.root).load("Odd") == expected
     assert [d.id for d in from_copy] == [d.id for d in ODD]
     assert from_copy[0] == ODD[0] and from_copy[2] == ODD[2] and from_copy[4] == ODD[4]
+
+
+def test_many_row_groups_read_in_other_batches_keep_order_and_labels(store, monkeypatch):
+    docs = [Document(id=f"p{i}", title=f"Paper {i}", year=1990 + i if i % 4 else None,
+                     labels=[f"l{j}" for j in range(i % 3)], extra={"i": i} if i % 5 else {})
+            for i in range(53)]
+    monkeypatch.setattr(columns, "ROW_GROUP", 7)  # written in groups of 7
+    store.save("Groups", docs)
+    monkeypatch.setattr(columns, "ROW_GROUP", 5)  # read in batches of 5: slices of groups
+    assert copied(store, "Groups") == docs
+    assert CorpusStore(store.root).load("Groups") == docs
 
 
 def test_documents_of_other_types_are_read_from_the_jsonl(store):

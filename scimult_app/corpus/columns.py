@@ -108,8 +108,9 @@ class ColumnWriter:
             handle, self.temporary = tempfile.mkstemp(dir=self.path.parent,
                                                       prefix=f".{self.path.name}.")
             os.close(handle)
-            self._writer = _arrow()[1].ParquetWriter(self.temporary, schema(), compression="lz4",
-                                            use_dictionary=False, write_page_checksum=True)
+            self._writer = _arrow()[1].ParquetWriter(
+                self.temporary, schema(), compression="lz4", use_dictionary=False,
+                write_page_checksum=True)
         if self._pending:
             self._writer.write_table(_table(self._pending), row_group_size=ROW_GROUP)
             self.rows += len(self._pending)
@@ -163,7 +164,7 @@ def write_copy(path: Path, docs: list[Document], state: tuple[int, int]) -> bool
 @contextmanager
 def _no_collection():
     """No garbage collection while many new objects are built: the collector would otherwise
-    walk every object made so far, again and again (three times slower for 100,000 papers)."""
+    walk every object made so far, again and again (several times slower for 100,000 papers)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
