@@ -67,7 +67,7 @@ def test_many_row_groups_read_in_other_batches_keep_order_and_labels(store, monk
             for i in range(53)]
     monkeypatch.setattr(columns, "ROW_GROUP", 7)  # written in groups of 7
     store.save("Groups", docs)
-    monkeypatch.setattr(columns, "ROW_GROUP", 5)  # read in batches of 5: slices of groups
+    monkeypatch.setattr(columns, "BATCH", 5)  # read in batches of 5: slices of groups
     assert copied(store, "Groups") == docs
     assert CorpusStore(store.root).load("Groups") == docs
 
