@@ -13,6 +13,7 @@ from scimult_app.analysis.projection import (
     project_sampled,
 )
 from scimult_app.analysis.selection import rows_in_region
+from scimult_app.corpus import demo
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.store import CorpusStore
 from scimult_app.services import embedding_job
@@ -154,6 +155,66 @@ def test_cancelled_embedding_offers_resume(big_corpus):
     wait_for_embedding()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_big_corpus_paper_picker_searches_and_keeps_the_map_link(papers, monkeypatch):
+    """Above SCIMULT_APP_PICKER_MAX papers (10 here, so the 152 demo papers count as big) the
+    Neighbours picker lists what a search finds (at most PICKER_SHOWN, 5 here), never the
+    whole corpus, and a paper set by the Map (its id in session state) is still opened."""
+    import views._shared as shared
+    monkeypatch.setenv("SCIMULT_APP_PICKER_MAX", "10")
+    monkeypatch.setattr(shared, "PICKER_SHOWN", 5)
+    at = open_page("neighbours")
+    picker = at.selectbox(key="neighbour_picker")
+    assert len(picker.options) == 5 and picker.value == 0
+    assert f"{len(papers)} papers: the first 5 are listed" in " ".join(c.value for c in at.caption)
+
+    def card_shows(paper):
+        return f"**{paper.title}**" in [m.value for m in at.markdown]
+
+    # words of a title: the matches are listed (the chosen paper first), capped, and counted
+    target = papers[101]
+    at.text_input(key="neighbour_picker_query").input("dilated convolutions scene").run()
+    picker = at.selectbox(key="neighbour_picker")
+    assert picker.options[0] == shared.paper_label(papers[0])
+    assert shared.paper_label(target) in picker.options and len(picker.options) <= 6
+    captions = " ".join(c.value for c in at.caption)
+    assert "match “dilated convolutions scene”" in captions
+    picker.set_value(101).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["neighbour_paper"] == target.id and card_shows(target)
+    # an id finds its paper first; a search that finds nothing keeps the chosen paper
+    at.text_input(key="neighbour_picker_query").input(papers[40].id).run()
+    picker = at.selectbox(key="neighbour_picker")
+    assert picker.options[:2] == [shared.paper_label(target), shared.paper_label(papers[40])]
+    at.text_input(key="neighbour_picker_query").input("no such words zzqx").run()
+    assert "No paper matches “no such words zzqx”." in [c.value for c in at.caption]
+    assert at.selectbox(key="neighbour_picker").options == [shared.paper_label(target)]
+    assert card_shows(target)
+    # the Map's link: a paper far beyond the listed ones, opened by its id in session state
+    at.session_state["neighbour_paper"] = papers[77].id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="neighbour_picker").value == 77 and card_shows(papers[77])
+    deep = open_page("neighbours", neighbour_paper=papers[150].id)
+    assert deep.selectbox(key="neighbour_picker").value == 150
+    assert f"**{papers[150].title}**" in [m.value for m in deep.markdown]
+
+
+def test_big_patient_list_is_searched_too(monkeypatch):
+    import views._shared as shared
+    monkeypatch.setenv("SCIMULT_APP_PICKER_MAX", "3")
+    monkeypatch.setattr(shared, "PICKER_SHOWN", 4)
+    at = open_page("patients")
+    patients = demo.patients()
+    picker = at.selectbox(key="patient_picker")
+    assert len(picker.options) == 4 and picker.value == 0
+    at.text_input(key="patient_picker_query").input(patients[12]["id"]).run()
+    picker = at.selectbox(key="patient_picker")
+    assert picker.options[1].startswith(f"{patients[12]['id']}: ")
+    picker.set_value(12).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert patients[12]["text"] in [m.value for m in at.markdown]
 
 
 # ---------------------------------------------------------------- library parts

@@ -167,7 +167,9 @@ def test_delete_removes_files_and_name(store):
     assert store.names() == [DEMO_CORPUS, "Keep"]
     with pytest.raises(InputError, match="no corpus called “Reefs”"):
         store.load("Reefs")
-    assert len(list(store.root.iterdir())) == 2  # Keep's data and meta only
+    stem = store.key("Keep")  # Keep's data, its column copy and meta only
+    assert sorted(p.name for p in store.root.iterdir()) == [
+        f"{stem}.jsonl", f"{stem}.meta.json", f"{stem}.parquet"]
     with pytest.raises(InputError):
         store.delete("Reefs")
 

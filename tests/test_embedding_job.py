@@ -8,7 +8,7 @@ import pytest
 from scimult_app.corpus.documents import Document
 from scimult_app.corpus.store import CorpusStore
 from scimult_app.engine.embedder import Embedder
-from scimult_app.services import embedding_job
+from scimult_app.services import embedding_job, set_check
 from scimult_app.services.embedding_job import (
     EmbedProgress,
     corpus_vectors_status,
@@ -19,6 +19,7 @@ from scimult_app.services.embedding_job import (
     start_embedding,
 )
 from scimult_app.services.jobs import JOBS
+from scimult_app.vectors.store import content_hash
 
 WORDS = ("protein graph neural retrieval citation patient cohort gene expression transformer "
          "contrastive embedding sparse dense clinical trial imaging segmentation").split()
@@ -166,3 +167,46 @@ def test_streamed_save_of_many_papers_and_refusals(store):
         store.save_stream("Five thousand", repeated(), overwrite=True)
     assert len(store.load("Five thousand")) == 5000  # a failed save leaves it as it was
     assert not [p for p in store.root.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_a_complete_set_is_remembered_until_the_corpus_or_the_set_changes(tmp_path, store,
+                                                                          fixture_model):
+    docs = papers(30, seed=3)
+    store.save("Checked", docs)
+    root = tmp_path / "vectors"
+    cut = min(fixture_model.max_length, fixture_model.config.max_positions)
+    vector_set = embedding_job.open_set(store, "Checked", fixture_model, "search", "candidate",
+                                        root)
+    vector_set.append([d.id for d in docs], [content_hash(d.model_input(), cut) for d in docs],
+                      np.eye(30, 8, dtype=np.float32))
+
+    def status(papers_now):
+        embedding_job.forget()  # as after a server restart
+        return corpus_vectors_status(store, "Checked", papers_now, fixture_model, "search",
+                                     auto_start=False, root=root)
+
+    record = vector_set.folder / set_check.RECORD
+    assert not record.exists()
+    assert status(store.load("Checked")).ready and record.exists()
+    # the record answers for the same corpus state and set: the texts are not hashed again
+    # (these edited texts, passed as if they were the stored ones, would all be missing)
+    edited = [Document(id=d.id, title="edited " + d.title, abstract=d.abstract) for d in docs]
+    assert status(edited).ready
+    # the corpus changes: checked again, nothing recorded for the edited corpus
+    store.save("Checked", edited, overwrite=True)
+    again = status(store.load("Checked"))
+    assert not again.ready and again.missing == 30
+    store.save("Checked", docs, overwrite=True)
+    assert status(store.load("Checked")).ready
+    # the set changes (a newer row for one paper, another text): checked again
+    vector_set = embedding_job.open_set(store, "Checked", fixture_model, "search", "candidate",
+                                        root)
+    vector_set.append(["p0"], ["0" * 16], np.ones((1, 8), dtype=np.float32))
+    changed = status(store.load("Checked"))
+    assert not changed.ready and changed.missing == 1
+    # a damaged record is no record
+    vector_set.append(["p0"], [content_hash(docs[0].model_input(), cut)],
+                      np.ones((1, 8), dtype=np.float32))
+    assert status(store.load("Checked")).ready
+    record.write_text("{not json", encoding="utf-8")
+    assert not status(edited).ready

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from scimult_app import builtin
+from scimult_app.analysis.finding import find_papers
 from scimult_app.analysis.moving import tween
 from scimult_app.analysis.occlusion import (
     SHORT_QUERY_WORDS,
@@ -418,6 +419,74 @@ def single_expert_note(embedder: Embedder) -> None:
 def paper_label(doc: Document) -> str:
     """`title (year) · id`; papers without a title go by their first words."""
     return display_label(doc)
+
+
+PICKER_SHOWN = 200  # papers a search lists in a big corpus's picker
+
+
+def picker_max() -> int:
+    """Up to this many papers a picker lists them all (SCIMULT_APP_PICKER_MAX, default 3000);
+    above, it lists what a search box finds."""
+    return int(os.environ.get("SCIMULT_APP_PICKER_MAX", "3000"))
+
+
+def _found(docs: list[Document], query: str, key: str) -> tuple[list[int], int]:
+    """`find_papers`, kept for this session until the query or the corpus changes (a search
+    over 100,000 papers takes a few tenths of a second; a page reruns on every click)."""
+    asked = (query, id(docs), len(docs))
+    kept = st.session_state.get(f"{key}_found")
+    if kept is None or kept[0] != asked:
+        kept = (asked, *find_papers(docs, query, PICKER_SHOWN))
+        st.session_state[f"{key}_found"] = kept
+    return kept[1], kept[2]
+
+
+def paper_picker(label: str, docs: list[Document], key: str, focus_key: str | None = None,
+                 format_func: Callable[[Document], str] = paper_label,
+                 noun: str = "paper") -> int:
+    """The row of the chosen paper. The chosen paper's id lives in `st.session_state[focus_key]`
+    (default `<key>_id`), so another page can open a paper by setting it (the Map does).
+    `noun` names what is picked in the search box and caption ("paper", "patient").
+
+    Up to `picker_max()` papers one selectbox lists them all. Above, a search box (an id, or
+    words of a title or text) fills the selectbox with the first PICKER_SHOWN matches, the
+    chosen paper first, and a caption says how many matched: a browser is never sent 100,000
+    options. The selectbox is keyed and its choice stored by a callback, with no computed
+    index: every pick counts.
+    """
+    focus_key = focus_key or f"{key}_id"
+    focus = st.session_state.get(focus_key)
+    start = st.session_state.get(key)
+    if not (isinstance(start, int) and 0 <= start < len(docs) and docs[start].id == focus):
+        start = next((row for row, doc in enumerate(docs) if doc.id == focus), 0)
+    st.session_state[focus_key] = docs[start].id
+    note = ""
+    if len(docs) <= picker_max():
+        options: range | list[int] = range(len(docs))
+    else:
+        query = st.text_input(f"Find a {noun}", key=f"{key}_query",
+                              placeholder="an id, or words of its title or text")
+        rows, total = _found(docs, query, key)
+        options = [start, *(row for row in rows if row != start)]
+        if not query.strip():
+            note = (f"{len(docs):,} {noun}s: the first {len(rows):,} are listed. Type an id or "
+                    "words of a title or text above to find others.")
+        elif not total:
+            note = f"No {noun} matches “{query.strip()}”."
+        else:
+            listed = "listed" if total <= len(rows) else f"the first {len(rows):,} listed"
+            note = f"{total:,} {noun}s match “{query.strip()}”, {listed}."
+    if st.session_state.get(key) != start:  # chosen elsewhere (the Map) or a new corpus
+        st.session_state[key] = start
+
+    def remember() -> None:
+        st.session_state[focus_key] = docs[st.session_state[key]].id
+
+    chosen = st.selectbox(label, options, key=key, on_change=remember,
+                          format_func=lambda row: format_func(docs[row]))
+    if note:
+        st.caption(note)
+    return chosen
 
 
 def result_card(rank: int, doc: Document, score: float, highlight: bool | None = None,

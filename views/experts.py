@@ -29,6 +29,7 @@ from views._shared import (
     explain_pair,
     moving_map_figure,
     paper_label,
+    paper_picker,
     require_model_and_corpus,
     show_explanation,
 )
@@ -129,7 +130,7 @@ k = st.slider("Top k", 1, min(20, len(docs) - 1), min(10, len(docs) - 1))
 score_function = loaded.score_function
 ids = [doc.id for doc in docs]
 if mode == "A paper of the corpus":
-    chosen = st.selectbox("Paper", range(len(docs)), format_func=lambda i: paper_label(docs[i]))
+    chosen = paper_picker("Paper", docs, "experts_paper")
     pairs = {name: (query[chosen], candidates) for name, (query, candidates) in vectors.items()}
     ranked, overlaps = top_k_by_expert(pairs, ids, k, score_function, exclude=chosen)
 else:

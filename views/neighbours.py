@@ -8,32 +8,19 @@ from views._shared import (
     corpus_vectors,
     expert_picker,
     paper_label,
+    paper_picker,
     require_model_and_corpus,
     result_card,
     single_expert_note,
 )
 
 FOCUS_KEY = "neighbour_paper"  # the paper's id; set by the Map page when a point is clicked
-PICKER_KEY = "neighbour_picker"  # the paper picker's own state: an index into the corpus
+PICKER_KEY = "neighbour_picker"  # the paper picker's own state: a row of the corpus
 
 st.title("Neighbours")
 embedder, corpus_name, docs = require_model_and_corpus(2)
 
-ids = [doc.id for doc in docs]
-focus = st.session_state.get(FOCUS_KEY)
-start = ids.index(focus) if focus in ids else 0
-st.session_state[FOCUS_KEY] = ids[start]
-if st.session_state.get(PICKER_KEY) != start:  # chosen elsewhere (the Map) or a new corpus
-    st.session_state[PICKER_KEY] = start
-
-
-def remember_paper() -> None:
-    st.session_state[FOCUS_KEY] = ids[st.session_state[PICKER_KEY]]
-
-
-# keyed, no computed index, the choice stored by a callback: every pick counts
-chosen = st.selectbox("Paper (type to search)", range(len(docs)), key=PICKER_KEY,
-                      on_change=remember_paper, format_func=lambda i: paper_label(docs[i]))
+chosen = paper_picker("Paper (type to search)", docs, PICKER_KEY, focus_key=FOCUS_KEY)
 left, right = st.columns(2)
 with left:
     expert = expert_picker("link", key="neighbour_expert")

@@ -13,6 +13,7 @@ from views._shared import (
     GOLD_MARK,
     corpus_vectors,
     embed_texts,
+    paper_picker,
     require_model_and_corpus,
     result_card,
     single_expert_note,
@@ -114,8 +115,9 @@ if shown:
         st.caption("The built-in demo model was trained on the demo corpus's citations; it never "
                    "saw these patients.")
 
-chosen = st.selectbox("Patient", range(len(patients)),
-                      format_func=lambda i: f"{patient_ids[i]}: {patient_texts[i][:90]}…")
+chosen = paper_picker("Patient", [Document(id=p["id"], text=p["text"]) for p in patients],
+                      "patient_picker", noun="patient",
+                      format_func=lambda patient: f"{patient.id}: {patient.text[:90]}…")
 patient = patients[chosen]
 st.write(patient["text"])
 if lexical:

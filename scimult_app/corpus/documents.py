@@ -52,6 +52,16 @@ def display_label(doc: Document, words: int = 10) -> str:
     return f"{title}{year}" if title == doc.id else f"{title}{year} · {doc.id}"
 
 
+def json_default(value: Any) -> Any:
+    """What JSON makes of a value it has no type for (in `extra`): numpy scalars and arrays
+    as lists and numbers, sets and tuples as lists, anything else as its text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
 def label_input(name: str, definition: str = "", sep: str = SEP) -> str:
     """A label on the candidate side: `name [SEP] definition`."""
     return f"{name} {sep} {definition}" if definition else name

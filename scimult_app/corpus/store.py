@@ -2,6 +2,8 @@
 
 Each corpus is `<file stem>.jsonl` (one Document a line) and `<file stem>.meta.json` (name, count,
 created, source); the display name lives in the meta file, so renaming moves no data.
+`<file stem>.parquet` is a columnar copy of the JSONL that opens faster (`corpus.columns`):
+written with every save, rebuilt from the JSONL whenever it is missing, stale or damaged.
 The demo corpus is always there, read-only, straight from data/papers.jsonl.
 """
 from __future__ import annotations
@@ -17,10 +19,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from scimult_app.corpus import demo
-from scimult_app.corpus.documents import Document
+from scimult_app.corpus.columns import ColumnWriter, copy_path, read_copy, write_copy
+from scimult_app.corpus.documents import Document, json_default
 from scimult_app.errors import InputError
 from scimult_app.paths import atomic_write_bytes, cache_dir
 
@@ -35,15 +37,6 @@ def file_stem(name: str) -> str:
     """A file-safe stem: the name's letters and digits plus a short hash of the exact name."""
     stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "corpus"
     return f"{stem}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
-
-
-def _json_default(value: Any) -> Any:
-    """numpy scalars and arrays, sets and anything else in `extra` become plain JSON."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)
 
 
 def _document(record: dict) -> Document:
@@ -118,11 +111,11 @@ class CorpusStore:
                 if cached is not None:
                     self._loaded.move_to_end(state)
                     return cached
-            docs = []
-            with open(path, encoding="utf-8") as lines:  # a line at a time: no second copy
-                for line in lines:
-                    if line.strip():
-                        docs.append(_document(json.loads(line)))
+            docs = read_copy(copy_path(path), state[1:])
+            if docs is None:
+                docs = self._parse(path)
+                if _file_state(path) == state[1:]:  # unchanged while it was read
+                    write_copy(copy_path(path), docs, state[1:])
         except (OSError, ValueError, TypeError) as error:
             raise InputError(f"The corpus “{name}” cannot be read ({path}: {error}). Delete "
                              "it and add its papers again.") from None
@@ -130,6 +123,15 @@ class CorpusStore:
             self._loaded[state] = docs
             while len(self._loaded) > LOADED_KEEP:
                 self._loaded.popitem(last=False)
+        return docs
+
+    @staticmethod
+    def _parse(path: Path) -> list[Document]:
+        docs = []
+        with open(path, encoding="utf-8") as lines:  # a line at a time: no second copy
+            for line in lines:
+                if line.strip():
+                    docs.append(_document(json.loads(line)))
         return docs
 
     def key(self, name: str) -> str:
@@ -192,6 +194,7 @@ class CorpusStore:
                 number += 1
         data_path = self._data_path(meta_path)
         handle, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{data_path.name}.")
+        columns = ColumnWriter(copy_path(data_path))
         ids: set[str] = set()
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -202,7 +205,8 @@ class CorpusStore:
                                              "ids must be unique.")
                         ids.add(doc.id)
                         out.write(json.dumps(dataclasses.asdict(doc), ensure_ascii=False,
-                                             default=_json_default) + "\n")
+                                             default=json_default) + "\n")
+                        columns.add(doc)
                     if progress:
                         progress(len(ids))
             if not ids:
@@ -215,11 +219,15 @@ class CorpusStore:
                         "source": source or old.get("source", "")}
             else:
                 meta = {"name": name, "count": len(ids), "created": now, "source": source}
+            state = _file_state(Path(temporary))  # a rename keeps size and mtime
             os.replace(temporary, data_path)
         except BaseException:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+            columns.discard()
             raise
+        if not columns.finish(state):  # the old copy is stale: it goes
+            copy_path(data_path).unlink(missing_ok=True)
         atomic_write_bytes(meta_path, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
         return len(ids)
 
@@ -252,3 +260,4 @@ class CorpusStore:
         meta_path, _ = self._entry(self._check_name(name))
         meta_path.unlink(missing_ok=True)  # the meta first: a half-deleted corpus is gone
         self._data_path(meta_path).unlink(missing_ok=True)
+        copy_path(self._data_path(meta_path)).unlink(missing_ok=True)

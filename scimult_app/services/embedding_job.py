@@ -2,7 +2,8 @@
 
 Pages ask `corpus_vectors_status(...)` for a corpus's vectors under one model, expert and side.
 When the vector set on disk holds every paper (same id, same text) the answer carries the
-vectors (memory-mapped when the set's order is the corpus's); otherwise it carries how many
+vectors (memory-mapped when the set's order is the corpus's), and the finding is kept on disk
+(`set_check`) until the corpus or the set changes; otherwise the answer carries how many
 papers are missing and the job filling the set, started on first need. The job writes the
 vectors a chunk at a time (`vectors.embed_into`), so cancelling, a crash or a server restart
 loses at most one chunk: the next run skips what is stored. A marker file in the set's folder
@@ -25,6 +26,7 @@ from scimult_app.corpus.documents import Document
 from scimult_app.corpus.store import CorpusStore
 from scimult_app.engine.embedder import Embedder
 from scimult_app.paths import atomic_write_bytes, cache_dir
+from scimult_app.services import set_check
 from scimult_app.services.jobs import JOBS, Job
 from scimult_app.vectors.embed import embed_into
 from scimult_app.vectors.store import (
@@ -145,6 +147,13 @@ def embedding_jobs(running_only: bool = True) -> list[Job]:
 # ---------------------------------------------------------------- the set and what it lacks
 
 
+def forget() -> None:
+    """Drop the checks and vectors this process remembers, as a restarted server would."""
+    with _MEMO_LOCK:
+        _MISSING.clear()
+        _READY.clear()
+
+
 def _cut_at(loaded) -> int:
     return min(loaded.max_length, loaded.config.max_positions)
 
@@ -227,7 +236,13 @@ def corpus_vectors_status(store: CorpusStore, name: str, docs: list[Document], l
         return CorpusVectors(name, expert, side, len(docs), 0, ready, job, vector_set.folder,
                              vector_set.revision)
     if missing is None:
-        missing = missing_papers(vector_set, docs, _cut_at(loaded))
+        checked = set_check.facts(vector_set, key[2], len(docs), _cut_at(loaded))
+        if set_check.recorded(vector_set, checked):  # found complete before, nothing changed
+            missing = 0
+        else:
+            missing = missing_papers(vector_set, docs, _cut_at(loaded))
+            if missing == 0:
+                set_check.record(vector_set, checked)
         with _MEMO_LOCK:
             _MISSING[key] = missing
     vectors = None
