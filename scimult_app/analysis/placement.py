@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scimult_app.analysis.ranking import top_k_chunked
-from scimult_app.analysis.reduction import unit_rows
+from scimult_app.analysis.ranking import top_k_chunked, unit_rows
 
 METRICS = ("cosine", "euclidean")
 DUPLICATE = 1e-6  # a distance this small: the same paper, placed exactly on its twin

@@ -42,7 +42,8 @@ def rank_rows(score_matrix: np.ndarray, query_ids: list[str], doc_ids: list[str]
             for rank, (column, value) in enumerate(zip(indices[row], values[row]))]
 
 
-def _normalised(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (float32); zero rows stay zero."""
     matrix = np.asarray(matrix, dtype=np.float32)
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
@@ -116,7 +117,7 @@ def top_k_chunked(queries: np.ndarray, candidates: np.ndarray, k: int,
 def _top_k_blocks(queries, candidates, k, score_function, exclude, query_chunk,
                   candidate_chunk, candidate_norms) -> tuple[np.ndarray, np.ndarray]:
     if score_function == "cosine":
-        queries = _normalised(queries)
+        queries = unit_rows(queries)
     elif score_function != "dot":
         raise ValueError(f"unknown score function {score_function!r}")
     n = len(candidates)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scimult_app.analysis.ranking import unit_rows
+
 PCA_DIMS = 50
 CHUNK = 20_000
 
@@ -13,12 +15,6 @@ def sample_rows(n: int, sample: int, seed: int = 42) -> np.ndarray:
     if n <= sample:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
-
-
-def unit_rows(block: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (float32); zero rows stay zero."""
-    block = np.asarray(block, dtype=np.float32)
-    return block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
 
 
 def principal_components(vectors: np.ndarray, fitted: np.ndarray, metric: str = "cosine",
