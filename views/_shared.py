@@ -19,6 +19,7 @@ from scimult_app.analysis.occlusion import (
     explain_query,
     split_words,
 )
+from scimult_app.analysis.projection import FIT_SAMPLE
 from scimult_app.corpus.documents import Document, display_label, display_title
 from scimult_app.corpus.store import DEMO_CORPUS, CorpusStore
 from scimult_app.engine.embedder import Embedder
@@ -419,6 +420,17 @@ def single_expert_note(embedder: Embedder) -> None:
 def paper_label(doc: Document) -> str:
     """`title (year) · id`; papers without a title go by their first words."""
     return display_label(doc)
+
+
+def map_points() -> int:
+    """Above this many papers (SCIMULT_APP_MAP_POINTS, default 8000) the Map and Experts pages
+    draw a sampled map: density and a stated number of points."""
+    return int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))
+
+
+def map_sample() -> int:
+    """Papers UMAP is fitted on in a sampled map (SCIMULT_APP_MAP_SAMPLE, default FIT_SAMPLE)."""
+    return int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", FIT_SAMPLE))
 
 
 PICKER_SHOWN = 200  # papers a search lists in a big corpus's picker

@@ -1,10 +1,9 @@
 """Experts: one corpus under each task expert, side by side, and how much they agree.
 
-Above LARGE papers each expert's map is the sampled map of the Map page (cached per vector
+Above MAP_POINTS papers each expert's map is the sampled map of the Map page (cached per vector
 set, under the same key), drawn as a stated random sample of points, and the agreement table
 takes a stated sample of papers as queries.
 """
-import os
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,6 @@ import streamlit as st
 from scimult_app.analysis.compare import agreement, align, top_k_by_expert
 from scimult_app.analysis.moving import animation_rows, displacement, farthest_moved
 from scimult_app.analysis.projection import (
-    FIT_SAMPLE,
     cached_project,
     cached_project_keyed,
     marker_rows,
@@ -27,6 +25,8 @@ from views._shared import (
     corpus_vectors,
     embed_texts,
     explain_pair,
+    map_points,
+    map_sample,
     moving_map_figure,
     paper_label,
     paper_picker,
@@ -34,15 +34,15 @@ from views._shared import (
     show_explanation,
 )
 
-LARGE = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: sampled maps, points
-SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", FIT_SAMPLE))  # as on the Map page
+MAP_POINTS = map_points()  # above: a sampled map, density and stated points
+MAP_SAMPLE = map_sample()  # papers UMAP is fitted on in a sampled map
 MARKERS = 3_000  # points drawn on each map of a big corpus (the same papers on all three)
 AGREEMENT_QUERIES = 2_000  # big corpora: papers whose neighbour lists the agreement compares
 
 st.title("Experts")
 embedder, corpus_name, docs = require_model_and_corpus(2)
 loaded = embedder.loaded
-large = len(docs) > LARGE
+large = len(docs) > MAP_POINTS
 
 for expert in EXPERTS:
     st.markdown(f"**{expert.title}** (`{expert.name}`): {expert.trained_for}")
@@ -71,7 +71,7 @@ for column, name in zip(columns, names):
                         "visits read it from disk)…"):
             coords, note, _ = cached_project_keyed(
                 vectors[name][1], map_key(corpus_store(), [corpus_name], loaded.fingerprint, name),
-                metric="cosine", sample=SAMPLE)
+                metric="cosine", sample=MAP_SAMPLE)
     else:
         coords, note = cached_project(vectors[name][1], key=f"{loaded.fingerprint}:{name}",
                                       metric="cosine")

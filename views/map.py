@@ -1,11 +1,10 @@
 """Map: a UMAP of the corpus; hover, colour, highlight, select, click to open neighbours.
 
-Up to SCATTER_MAX papers every paper is a point. Above, UMAP is fitted on a sample and the rest
+Up to MAP_POINTS papers every paper is a point. Above, UMAP is fitted on a sample and the rest
 placed by their nearest sampled papers (cached per vector set); the map shades the density of
 every paper and draws a stated number of them as points (every search match when they fit).
 Clusters of such a map are fitted on the same sample and kept on disk beside it.
 """
-import os
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,6 @@ from scimult_app.analysis.clusters import (
     unnamed_clusters,
 )
 from scimult_app.analysis.projection import (
-    FIT_SAMPLE,
     cached_clusters_keyed,
     cached_project,
     cached_project_keyed,
@@ -45,6 +43,8 @@ from views._shared import (
     corpus_vectors,
     embed_texts,
     expert_picker,
+    map_points,
+    map_sample,
     paper_label,
     require_model_and_corpus,
     single_expert_note,
@@ -53,9 +53,9 @@ from views._shared import (
 FOCUS_KEY = "neighbour_paper"
 ROUND_KEY = "map_chart_round"  # bumped when a click opens a paper
 GREY = "#d0d0d0"
-SCATTER_MAX = int(os.environ.get("SCIMULT_APP_MAP_POINTS", "8000"))  # above: density + points
+MAP_POINTS = map_points()  # above: a sampled map, density and stated points
+MAP_SAMPLE = map_sample()  # papers UMAP is fitted on in a sampled map
 MARKERS = 4_000  # points drawn on a density map
-SAMPLE = int(os.environ.get("SCIMULT_APP_MAP_SAMPLE", FIT_SAMPLE))  # UMAP fitted on this many
 KEYWORD_SAMPLE = 20_000  # big corpora: cluster keywords read from this many papers
 
 st.title("Map")
@@ -72,7 +72,7 @@ single_expert_note(embedder)
 shown_corpora = [corpus_name, *others]
 parts = {name: docs if name == corpus_name else store.load(name) for name in shown_corpora}
 total = sum(len(part) for part in parts.values())
-large = total > SCATTER_MAX
+large = total > MAP_POINTS
 with middle:
     colour_by = st.selectbox("Colour by", ["label", "year", "cluster", "corpus"])
 docs = [doc for part in parts.values() for doc in part]
@@ -87,7 +87,7 @@ if large:
     key = map_key(store, shown_corpora, embedder.loaded.fingerprint, expert)
     with st.spinner(f"Placing {total:,} papers on the map (once; later visits read it from "
                     "disk)…"):
-        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=SAMPLE)
+        coords, note, _ = cached_project_keyed(vectors, key, metric="cosine", sample=MAP_SAMPLE)
 else:
     coords, note = cached_project(vectors, key=f"{embedder.loaded.fingerprint}:{expert}",
                                   metric="cosine")
@@ -147,7 +147,7 @@ if colour_by == "cluster":  # clusters only when asked for: the costly column on
                        help="HDBSCAN finds the dense groups you see on the map and leaves "
                             "scattered papers unclustered; KMeans splits every paper into k "
                             "groups by their embeddings." + (
-                                f" On a map of more than {SAMPLE:,} papers both run on the "
+                                f" On a map of more than {MAP_SAMPLE:,} papers both run on the "
                                 "papers UMAP was fitted on (KMeans on their first principal "
                                 "components); every other paper joins the cluster of its "
                                 "nearest centre (KMeans) or of its nearest sampled paper on the "
@@ -173,7 +173,7 @@ if colour_by == "cluster":  # clusters only when asked for: the costly column on
         with st.spinner(f"Clustering {total:,} papers (once; later visits read them from "
                         "disk)…"):
             cluster_ids, _ = cached_clusters_keyed(vectors, coords, key, kind, int(size),
-                                                   metric="cosine", sample=SAMPLE)
+                                                   metric="cosine", sample=MAP_SAMPLE)
         cluster_names = big_map_cluster_names(key, kind, int(size), label_set, cluster_ids,
                                               naming_inputs(label_set), texts)
     else:
@@ -271,8 +271,8 @@ if cluster_names:
     if unclustered:
         st.caption(f"{unclustered:,} papers lie in no dense group (HDBSCAN noise): shown as "
                    "“unclustered”.")
-    if large and total > SAMPLE:
-        st.caption(f"Clustered on the {SAMPLE:,} papers UMAP was fitted on ("
+    if large and total > MAP_SAMPLE:
+        st.caption(f"Clustered on the {MAP_SAMPLE:,} papers UMAP was fitted on ("
                    + ("HDBSCAN on their map positions; every other paper joined the cluster of "
                       "its nearest of them on the map" if kind == "hdbscan" else
                       "KMeans on their first principal components; every other paper joined "

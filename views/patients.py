@@ -115,8 +115,8 @@ if shown:
         st.caption("The built-in demo model was trained on the demo corpus's citations; it never "
                    "saw these patients.")
 
-chosen = paper_picker("Patient", [Document(id=p["id"], text=p["text"]) for p in patients],
-                      "patient_picker", noun="patient",
+patient_docs = [Document(id=p["id"], text=p["text"]) for p in patients]
+chosen = paper_picker("Patient", patient_docs, "patient_picker", noun="patient",
                       format_func=lambda patient: f"{patient.id}: {patient.text[:90]}…")
 patient = patients[chosen]
 st.write(patient["text"])
@@ -144,5 +144,5 @@ elif lexical:
     st.subheader("Similar patients: BM25 beside the link expert")
     others = np.arange(len(patients)) != chosen  # never the patient itself
     side_by_side(patient["text"], [patient_ids[i] for i in ppr_index[chosen][:k]],
-                 [Document(id=p["id"], text=p["text"]) for p in patients], k, EXPERT,
+                 patient_docs, k, EXPERT,
                  gold=set(patient.get("similar_patients", [])), allowed=others)
