@@ -115,7 +115,6 @@ class EmbedActor:
         self.expert, self.side, self.max_length = expert, side, max_length
         loaded = open_model(checkpoint, tokenizer)
         self.embedder = Embedder(loaded, device=device, use_cache=False, precision=precision)
-        self.fingerprint = self.embedder.fingerprint
 
     def __call__(self, batch):
         import pyarrow as pa
